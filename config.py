@@ -1,0 +1,90 @@
+"""Configuration classes; every setting can be overridden by an environment variable of the same name."""
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSECURE_KEYS = {"", "dev", "change-me", "dev-insecure-key"}
+
+
+def _env(name, default=None):
+    return os.environ.get(name, default)
+
+
+def _env_bool(name, default=False):
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_int(name, default):
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+class Config:
+    SECRET_KEY = _env("SECRET_KEY", "dev-insecure-key")  # production refuses this default
+    SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", f"sqlite:///{BASE_DIR / 'instance' / 'tracker.db'}")
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    TIMEZONE = _env("TIMEZONE", "Asia/Shanghai")
+    TRACKER_NOW = _env("TRACKER_NOW")
+    BABEL_DEFAULT_LOCALE = _env("BABEL_DEFAULT_LOCALE", "zh")
+    BABEL_DEFAULT_TIMEZONE = TIMEZONE
+    LANGUAGES = {"zh": "中文", "en": "English"}
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    PERMANENT_SESSION_LIFETIME = _env_int("SESSION_LIFETIME_SECONDS", 8 * 3600)
+    WTF_CSRF_TIME_LIMIT = None  # tied to the session instead; a long form must not expire mid-typing
+    MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 20 * 1024 * 1024)
+    LOGIN_MAX_FAILURES = _env_int("LOGIN_MAX_FAILURES", 5)
+    LOGIN_LOCKOUT_MINUTES = _env_int("LOGIN_LOCKOUT_MINUTES", 15)
+    PASSWORD_MIN_LENGTH = _env_int("PASSWORD_MIN_LENGTH", 10)
+    PAGE_SIZE = _env_int("PAGE_SIZE", 50)
+    # A leader with no units in charge sees nothing unless this is on (then leaders see all units).
+    LEADERS_SEE_ALL = _env_bool("LEADERS_SEE_ALL", False)
+
+
+class DevelopmentConfig(Config):
+    DEBUG = False
+
+
+class TestConfig(Config):
+    TESTING = True
+    SECRET_KEY = "test-secret-key"  # noqa: S105 - tests only
+    SQLALCHEMY_DATABASE_URI = _env("TEST_DATABASE_URL", "sqlite://")
+    TRACKER_NOW = None
+    # Cheap hashing keeps the suite fast; production uses argon2's defaults.
+    PASSWORD_HASH_FAST = True
+
+
+class ProductionConfig(Config):
+    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", True)
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+    @classmethod
+    def check(cls):
+        """Refuse settings that are unsafe in production; raises RuntimeError."""
+        if (os.environ.get("SECRET_KEY") or "") in INSECURE_KEYS or len(os.environ["SECRET_KEY"]) < 16:
+            raise RuntimeError("Production needs SECRET_KEY set to a random value of 16+ characters.")
+        if os.environ.get("TRACKER_NOW"):
+            raise RuntimeError("TRACKER_NOW pins the clock and is refused in production.")
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "test": TestConfig,
+    "production": ProductionConfig,
+}
+
+
+def get_config(name=None):
+    """The config class for NAME, or for $TRACKER_ENV (default development)."""
+    name = name or os.environ.get("TRACKER_ENV", "development")
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise RuntimeError(f"Unknown TRACKER_ENV {name!r}; use one of {', '.join(CONFIGS)}") from None

@@ -1,0 +1,151 @@
+"""Test fixtures: one app per session, a clean database per test, factories and a login helper.
+
+The database is SQLite (a temporary file) unless TEST_DATABASE_URL points elsewhere; `make test`
+runs the suite once on each. Tests hold no app context of their own while using the client, so every
+request gets a fresh one, as in production.
+"""
+
+import re
+
+import pytest
+from sqlalchemy import text
+
+from config import TestConfig
+from tracker import create_app
+from tracker.core import clock
+from tracker.extensions import db
+
+DEFAULT_PASSWORD = "Passw0rd-2026"
+
+
+@pytest.fixture(scope="session")
+def _app(tmp_path_factory):
+    url = TestConfig.SQLALCHEMY_DATABASE_URI
+    if url in ("sqlite://", "sqlite:///:memory:"):
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+    class Config(TestConfig):
+        SQLALCHEMY_DATABASE_URI = url
+
+    app = create_app(Config)
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.drop_all()
+        db.engine.dispose()
+
+
+def _wipe(app):
+    with app.app_context():
+        db.session.remove()
+        tables = list(reversed(db.metadata.sorted_tables))
+        with db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                names = ", ".join(t.name for t in tables)
+                conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            else:
+                for table in tables:
+                    conn.execute(table.delete())
+
+
+@pytest.fixture
+def app(_app):
+    yield _app
+    clock.pin(None)
+    _app.config["LEADERS_SEE_ALL"] = False
+    _wipe(_app)
+
+
+@pytest.fixture
+def app_ctx(app):
+    """An app context for service-level tests (not for tests that use the client)."""
+    with app.app_context():
+        yield app
+        db.session.rollback()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def make(app):
+    return Factory(app)
+
+
+class Factory:
+    """Creates test data through the services, each call in its own app context; returns ids."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def unit(self, code, name=None, parent=None, active=True):
+        from tracker.org import queries, services
+
+        with self.app.app_context():
+            parent_id = queries.unit_by_code(parent).id if parent else None
+            unit = services.create_unit(
+                {"code": code, "name": name or f"单位{code}", "parent_id": parent_id}, actor=None
+            )
+            if not active:
+                services.set_active(unit, False, actor=None)
+            db.session.commit()
+            return unit.id
+
+    def user(self, username, role, unit=None, leader_units=(), password=DEFAULT_PASSWORD, active=True, **extra):
+        from tracker.auth import services
+        from tracker.org import queries
+
+        with self.app.app_context():
+            data = {"username": username, "name": extra.pop("name", username), "role": role, "password": password}
+            if unit:
+                data["unit_id"] = queries.unit_by_code(unit).id
+            data["leader_unit_ids"] = [queries.unit_by_code(c).id for c in leader_units]
+            data.update(extra)
+            user, _generated = services.create_user(data, actor=None)
+            user.must_change_password = False
+            if not active:
+                user.is_active = False
+            db.session.commit()
+            return user.id
+
+    def org(self):
+        """A small tree: SYS-A → UA → UA1; SYS-B → UB; plus one user per role."""
+        self.unit("SYS-A", "甲系统")
+        self.unit("UA", "甲单位", parent="SYS-A")
+        self.unit("UA1", "甲单位下属", parent="UA")
+        self.unit("SYS-B", "乙系统")
+        self.unit("UB", "乙单位", parent="SYS-B")
+        self.user("admin", "admin")
+        self.user("inspector", "inspector")
+        self.user("leader", "leader", leader_units=["SYS-A"])
+        self.user("unita", "unit", unit="UA")
+        self.user("unitb", "unit", unit="UB")
+
+
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_from(client, path):
+    response = client.get(path)
+    match = CSRF_RE.search(response.get_data(as_text=True))
+    assert match, f"no csrf_token on {path} ({response.status_code})"
+    return match.group(1)
+
+
+def login(client, username, password=DEFAULT_PASSWORD, next_url=None):
+    token = csrf_from(client, "/login")
+    data = {"username": username, "password": password, "csrf_token": token}
+    if next_url is not None:
+        data["next"] = next_url
+    return client.post("/login", data=data)
+
+
+def post_form(client, path, data, form_page=None):
+    """POST DATA to PATH with a CSRF token taken from FORM_PAGE (default PATH)."""
+    token = csrf_from(client, form_page or path)
+    return client.post(path, data={**data, "csrf_token": token})

@@ -1,0 +1,174 @@
+"""The tracker (三色整改台账): application factory."""
+
+import logging
+
+from flask import Flask, g, has_request_context, jsonify, render_template, request, session
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from config import get_config
+
+
+def create_app(config=None):
+    """Build the app. CONFIG is a config class, a name (development/test/production) or None
+    ($TRACKER_ENV). Raises RuntimeError when production settings are unsafe."""
+    config_class = config if isinstance(config, type) else get_config(config)
+    if hasattr(config_class, "check"):
+        config_class.check()
+    app = Flask(__name__, template_folder="../templates", instance_relative_config=False)
+    app.config.from_object(config_class)
+    app.json.ensure_ascii = False
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    register_hooks(app)
+    configure_clock(app)
+    return app
+
+
+def register_extensions(app):
+    from tracker import models  # noqa: F401 - every table registered before migrations look
+    from tracker.extensions import babel, csrf, db, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def load_user(user_key):
+        from tracker.auth.models import User
+
+        user_id, _sep, token = user_key.partition(":")
+        if not user_id.isdigit():
+            return None
+        user = db.session.get(User, int(user_id))
+        if user is None or not user.is_active or user.session_token != token:
+            return None
+        return user
+
+
+def select_locale():
+    languages = ("zh", "en")
+    if not has_request_context():
+        return "zh"
+    chosen = session.get("lang")
+    if chosen in languages:
+        return chosen
+    if current_user and getattr(current_user, "locale", None) in languages:
+        return current_user.locale
+    return "zh"
+
+
+def register_blueprints(app):
+    from tracker.audit.views import bp as audit_bp
+    from tracker.auth.views import bp as auth_bp
+    from tracker.main.views import bp as main_bp
+    from tracker.org.views import bp as org_bp
+    from tracker.settings.views import bp as settings_bp
+
+    for bp in (main_bp, auth_bp, org_bp, audit_bp, settings_bp):
+        app.register_blueprint(bp)
+
+
+def register_errorhandlers(app):
+    from flask_wtf.csrf import CSRFError
+
+    from tracker.core.errors import DomainError
+    from tracker.extensions import db
+
+    def wants_json():
+        return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+    def render_error(status, title, message):
+        if wants_json():
+            return jsonify(error={"code": str(status), "message": message}), status
+        return render_template("errors/error.html", status=status, title=title, message=message), status
+
+    @app.errorhandler(DomainError)
+    def domain_error(error):
+        db.session.rollback()
+        if wants_json():
+            return jsonify(error={"code": error.code, "message": error.message, "fields": error.fields}), error.status
+        titles = {403: _("无权访问"), 404: _("页面不存在"), 409: _("内容已被修改")}
+        return render_error(error.status, titles.get(error.status, _("请求有误")), error.message)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        return render_error(400, _("页面已过期"), _("表单校验失败（缺少或过期的安全令牌），请刷新页面后重试。"))
+
+    @app.errorhandler(403)
+    def forbidden(error):
+        return render_error(403, _("无权访问"), _("您没有访问此页面的权限。"))
+
+    @app.errorhandler(404)
+    def not_found(error):
+        return render_error(404, _("页面不存在"), _("您要找的页面不存在，或您无权查看。"))
+
+    @app.errorhandler(405)
+    def method_not_allowed(error):
+        return render_error(405, _("请求方式不正确"), _("此地址不支持该请求方式。"))
+
+    @app.errorhandler(413)
+    def too_large(error):
+        limit = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
+        return render_error(413, _("文件过大"), _("上传内容超过 %(n)d MB 的上限。", n=limit))
+
+    @app.errorhandler(500)
+    def server_error(error):
+        db.session.rollback()
+        return render_error(500, _("系统错误"), _("服务器处理请求时出错，已记录。请稍后再试或联系管理员。"))
+
+
+def register_commands(app):
+    from tracker.audit.cli import audit_cli
+    from tracker.auth.cli import users_cli
+    from tracker.demo.cli import demo_cli
+    from tracker.jobs.cli import scheduler_command
+    from tracker.org.cli import units_cli
+    from tracker.settings.cli import calendar_cli
+
+    for command in (users_cli, units_cli, audit_cli, demo_cli, calendar_cli, scheduler_command):
+        app.cli.add_command(command)
+
+
+def register_hooks(app):
+    from tracker.access import policy
+    from tracker.core import clock
+    from tracker.core.security import guard, set_security_headers
+
+    app.before_request(guard)
+    app.after_request(set_security_headers)
+
+    @app.before_request
+    def remember_start():
+        g.request_started = clock.now()
+
+    @app.context_processor
+    def template_helpers():
+        return {
+            "can": lambda permission, obj=None: policy.can(current_user, permission, obj),
+            "role_labels": policy.ROLE_LABELS,
+            "current_lang": select_locale(),
+            "local_time": clock.to_local,
+        }
+
+    @app.template_filter("dt")
+    def format_datetime(value, fmt="%Y-%m-%d %H:%M"):
+        return clock.to_local(value).strftime(fmt) if value else ""
+
+    if not app.debug and not app.testing:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def configure_clock(app):
+    from tracker.core import clock
+
+    if app.config.get("TRACKER_NOW"):
+        with app.app_context():
+            clock.pin(app.config["TRACKER_NOW"])

@@ -1,0 +1,105 @@
+"""Writing and verifying the audit chain."""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC
+
+from sqlalchemy import select, text
+
+from tracker.audit.models import GENESIS_HASH, AuditEvent
+from tracker.core import clock
+from tracker.extensions import db
+
+# Any constant works; it only has to be the same for every writer of the chain.
+_PG_LOCK_KEY = 727_001
+
+
+def canonical(event: AuditEvent) -> str:
+    """The event's content as one stable string: sorted keys, no whitespace, UTC microseconds."""
+    payload = {
+        "created_at": event.created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "actor_id": event.actor_id,
+        "actor_name": event.actor_name,
+        "action": event.action,
+        "object_type": event.object_type,
+        "object_id": str(event.object_id),
+        "before": event.before,
+        "after": event.after,
+        "note": event.note,
+        "prev_hash": event.prev_hash,
+    }
+    return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def compute_hash(event: AuditEvent) -> str:
+    return hashlib.sha256(canonical(event).encode("utf-8")).hexdigest()
+
+
+def _json_safe(value):
+    return json.loads(json.dumps(value, ensure_ascii=False, default=str)) if value is not None else None
+
+
+def record(actor, action, object_type, object_id, *, before=None, after=None, note=None) -> AuditEvent:
+    """Append one event to the chain in the current transaction (the caller commits).
+
+    ACTOR is a User or None for the system. Concurrent writers are serialised (an advisory lock on
+    PostgreSQL; SQLite has one writer at a time) and the unique `prev_hash` refuses a fork.
+    """
+    session = db.session
+    session.flush()  # take the write lock on SQLite before reading the chain's head
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+    head = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
+    event = AuditEvent(
+        created_at=clock.now(),
+        actor_id=getattr(actor, "id", None),
+        actor_name=getattr(actor, "username", None) or "system",
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        before=_json_safe(before),
+        after=_json_safe(after),
+        note=note,
+        prev_hash=head or GENESIS_HASH,
+    )
+    event.hash = compute_hash(event)
+    session.add(event)
+    session.flush()
+    return event
+
+
+@dataclass
+class ChainReport:
+    ok: bool
+    checked: int
+    bad_event_id: int | None = None
+    reason: str | None = None
+
+
+def verify(batch_size=5000) -> ChainReport:
+    """Walk the chain in id order; report the first event whose links or content do not match."""
+    expected_prev = GENESIS_HASH
+    checked = 0
+    last_id = 0
+    while True:
+        events = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.id > last_id).order_by(AuditEvent.id).limit(batch_size)
+        ).all()
+        if not events:
+            return ChainReport(ok=True, checked=checked)
+        for event in events:
+            if event.prev_hash != expected_prev:
+                return ChainReport(False, checked, event.id, "prev_hash does not match the previous event")
+            if compute_hash(event) != event.hash:
+                return ChainReport(False, checked, event.id, "content does not match its hash")
+            expected_prev = event.hash
+            checked += 1
+            last_id = event.id
+        db.session.expunge_all()
+
+
+def diff(before: dict, after: dict) -> tuple[dict, dict]:
+    """Only the keys that changed, as (before, after)."""
+    keys = [k for k in after if before.get(k) != after.get(k)]
+    return {k: before.get(k) for k in keys}, {k: after.get(k) for k in keys}

@@ -1,0 +1,1 @@
+"""Authentication: users, login and logout, passwords, lockout."""

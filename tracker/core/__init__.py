@@ -1,0 +1,1 @@
+"""Shared plumbing: clock, calendar, database helpers, errors, security guard, HTML cleaning."""

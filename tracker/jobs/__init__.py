@@ -1,0 +1,1 @@
+"""Scheduled jobs: the one registry and the scheduler runner."""

@@ -1,0 +1,37 @@
+"""Home page per role, language switch, health check."""
+
+from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask_login import current_user
+from sqlalchemy import text
+
+from tracker.access.policy import Role
+from tracker.core import calendar, clock
+from tracker.core.security import is_safe_next
+from tracker.extensions import db
+
+bp = Blueprint("main", __name__)
+
+
+@bp.route("/")
+def home():
+    today = clock.today()
+    context = {"today": today, "is_workday": calendar.is_workday(today)}
+    if current_user.role == Role.ADMIN:
+        from tracker.main.queries import admin_overview
+
+        context["overview"] = admin_overview()
+    return render_template(f"main/home_{current_user.role}.html", **context)
+
+
+@bp.route("/lang/<code>")
+def set_language(code):
+    if code in ("zh", "en"):
+        session["lang"] = code
+    target = request.args.get("next")
+    return redirect(target if is_safe_next(target) else url_for("main.home"))
+
+
+@bp.route("/healthz")
+def health():
+    db.session.execute(text("SELECT 1"))
+    return {"status": "ok", "time": clock.now().isoformat()}
