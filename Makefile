@@ -38,7 +38,7 @@ $(VENDOR)/.stamp: package.json package-lock.json
 assets: $(VENDOR)/.stamp
 
 translations: deps
-	$(BIN)/pybabel compile -q -d tracker/translations
+	$(BIN)/pybabel compile -d tracker/translations
 
 migrate: deps
 	mkdir -p instance
