@@ -6,8 +6,12 @@ from tests.conftest import DEFAULT_PASSWORD
 
 pytestmark = pytest.mark.browser
 
-ROLES = {"admin": ("admin", "单位管理"), "inspector": ("inspector", "待处理反映件"),
-         "leader": ("leader", "逾期问题清单"), "unit": ("unita", "待签收")}
+ROLES = {
+    "admin": ("admin", "单位管理"),
+    "inspector": ("inspector", "待处理反映件"),
+    "leader": ("leader", "逾期问题清单"),
+    "unit": ("unita", "待签收"),
+}
 
 
 def sign_in(page, base, username, password=DEFAULT_PASSWORD):

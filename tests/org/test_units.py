@@ -23,8 +23,9 @@ def test_admin_creates_a_unit_under_a_system_and_it_is_audited(app, client, make
     unit_id, name, parent_id, active, _v = _unit(app, "UA2")
     assert (name, parent_id, active) == ("甲二单位", sys_a, True)
     with app.app_context():
-        event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "unit.create").order_by(
-            AuditEvent.id.desc()))
+        event = db.session.scalar(
+            select(AuditEvent).where(AuditEvent.action == "unit.create").order_by(AuditEvent.id.desc())
+        )
         assert event.object_id == str(unit_id) and event.actor_name == "admin"
 
 
@@ -43,8 +44,11 @@ def test_a_unit_cannot_become_its_own_parent_or_descendant(app, client, make):
     ua_id, _n, parent, _a, version = _unit(app, "UA")
     ua1_id = _unit(app, "UA1")[0]
     for bad_parent in (ua_id, ua1_id):
-        response = post_form(client, f"/admin/units/{ua_id}/edit",
-                             {"code": "UA", "name": "甲单位", "parent_id": str(bad_parent), "version": version})
+        response = post_form(
+            client,
+            f"/admin/units/{ua_id}/edit",
+            {"code": "UA", "name": "甲单位", "parent_id": str(bad_parent), "version": version},
+        )
         assert response.status_code == 422
         assert "不能是本单位或其下级单位" in response.get_data(as_text=True)
     assert _unit(app, "UA")[2] == parent
@@ -54,8 +58,9 @@ def test_a_unit_that_still_holds_active_users_cannot_be_deactivated(app, client,
     make.org()
     login(client, "admin")
     ub_id, *_rest, version = _unit(app, "UB")
-    response = post_form(client, f"/admin/units/{ub_id}/active", {"active": "0", "version": version},
-                         form_page="/admin/units")
+    response = post_form(
+        client, f"/admin/units/{ub_id}/active", {"active": "0", "version": version}, form_page="/admin/units"
+    )
     assert response.status_code == 302
     assert "仍有 1 名在用用户" in client.get("/admin/units").get_data(as_text=True)
     assert _unit(app, "UB")[3] is True
@@ -76,8 +81,9 @@ def test_an_empty_unit_is_deactivated_and_reactivated(app, client, make):
     unit_id, *_rest, version = _unit(app, "EMPTY")
     post_form(client, f"/admin/units/{unit_id}/active", {"active": "0", "version": version}, form_page="/admin/units")
     assert _unit(app, "EMPTY")[3] is False
-    post_form(client, f"/admin/units/{unit_id}/active", {"active": "1", "version": version + 1},
-              form_page="/admin/units")
+    post_form(
+        client, f"/admin/units/{unit_id}/active", {"active": "1", "version": version + 1}, form_page="/admin/units"
+    )
     assert _unit(app, "EMPTY")[3] is True
 
 
@@ -85,11 +91,17 @@ def test_a_stale_edit_form_gets_409_and_keeps_the_typed_text(app, client, make):
     make.org()
     login(client, "admin")
     ua_id, _n, parent, _a, version = _unit(app, "UA")
-    first = post_form(client, f"/admin/units/{ua_id}/edit",
-                      {"code": "UA", "name": "第一次修改", "parent_id": str(parent), "version": version})
+    first = post_form(
+        client,
+        f"/admin/units/{ua_id}/edit",
+        {"code": "UA", "name": "第一次修改", "parent_id": str(parent), "version": version},
+    )
     assert first.status_code == 302
-    stale = post_form(client, f"/admin/units/{ua_id}/edit",
-                      {"code": "UA", "name": "第二个人的修改", "parent_id": str(parent), "version": version})
+    stale = post_form(
+        client,
+        f"/admin/units/{ua_id}/edit",
+        {"code": "UA", "name": "第二个人的修改", "parent_id": str(parent), "version": version},
+    )
     assert stale.status_code == 409
     html = stale.get_data(as_text=True)
     assert "已被他人修改" in html and "第二个人的修改" in html

@@ -13,9 +13,15 @@ def _user(app, username):
         user = db.session.scalar(select(User).where(User.username == username))
         if user is None:
             return None
-        return {"id": user.id, "role": user.role, "unit_id": user.unit_id, "is_active": user.is_active,
-                "version": user.version, "must_change": user.must_change_password,
-                "leader_of": sorted(u.code for u in user.leader_of)}
+        return {
+            "id": user.id,
+            "role": user.role,
+            "unit_id": user.unit_id,
+            "is_active": user.is_active,
+            "version": user.version,
+            "must_change": user.must_change_password,
+            "leader_of": sorted(u.code for u in user.leader_of),
+        }
 
 
 def _unit_id(app, code):
@@ -26,8 +32,11 @@ def _unit_id(app, code):
 def test_admin_creates_a_unit_user_and_sees_the_password_once(app, client, make):
     make.org()
     login(client, "admin")
-    response = post_form(client, "/admin/users/new",
-                         {"username": "Li.Si", "name": "李四", "role": "unit", "unit_id": _unit_id(app, "UA")})
+    response = post_form(
+        client,
+        "/admin/users/new",
+        {"username": "Li.Si", "name": "李四", "role": "unit", "unit_id": _unit_id(app, "UA")},
+    )
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "仅显示这一次" in html
@@ -49,8 +58,11 @@ def test_a_unit_user_needs_a_unit_and_an_active_one(app, client, make):
     login(client, "admin")
     no_unit = post_form(client, "/admin/users/new", {"username": "x1", "name": "无单位", "role": "unit"})
     assert "必须属于一个单位" in no_unit.get_data(as_text=True)
-    inactive = post_form(client, "/admin/users/new",
-                         {"username": "x2", "name": "停用单位", "role": "unit", "unit_id": _unit_id(app, "OLD")})
+    inactive = post_form(
+        client,
+        "/admin/users/new",
+        {"username": "x2", "name": "停用单位", "role": "unit", "unit_id": _unit_id(app, "OLD")},
+    )
     assert "已停用" in inactive.get_data(as_text=True)
     assert _user(app, "x1") is None and _user(app, "x2") is None
 
@@ -59,9 +71,17 @@ def test_leader_units_are_saved_for_leaders_only(app, client, make):
     make.org()
     login(client, "admin")
     leader = _user(app, "leader")
-    response = post_form(client, f"/admin/users/{leader['id']}/edit",
-                         {"username": "leader", "name": "领导", "role": "leader", "version": leader["version"],
-                          "leader_unit_ids": [_unit_id(app, "SYS-A"), _unit_id(app, "SYS-B")]})
+    response = post_form(
+        client,
+        f"/admin/users/{leader['id']}/edit",
+        {
+            "username": "leader",
+            "name": "领导",
+            "role": "leader",
+            "version": leader["version"],
+            "leader_unit_ids": [_unit_id(app, "SYS-A"), _unit_id(app, "SYS-B")],
+        },
+    )
     assert response.status_code == 302
     assert _user(app, "leader")["leader_of"] == ["SYS-A", "SYS-B"]
 
@@ -70,11 +90,18 @@ def test_admin_cannot_deactivate_or_demote_themselves(app, client, make):
     make.org()
     login(client, "admin")
     me = _user(app, "admin")
-    post_form(client, f"/admin/users/{me['id']}/active", {"active": "0", "version": me["version"]},
-              form_page=f"/admin/users/{me['id']}/edit")
+    post_form(
+        client,
+        f"/admin/users/{me['id']}/active",
+        {"active": "0", "version": me["version"]},
+        form_page=f"/admin/users/{me['id']}/edit",
+    )
     assert _user(app, "admin")["is_active"]
-    response = post_form(client, f"/admin/users/{me['id']}/edit",
-                         {"username": "admin", "name": "admin", "role": "inspector", "version": me["version"]})
+    response = post_form(
+        client,
+        f"/admin/users/{me['id']}/edit",
+        {"username": "admin", "name": "admin", "role": "inspector", "version": me["version"]},
+    )
     assert "不能修改自己的角色" in response.get_data(as_text=True)
     assert _user(app, "admin")["role"] == "admin"
 
@@ -86,8 +113,12 @@ def test_deactivated_user_is_logged_out_and_cannot_log_in(app, make):
     login(victim, "unitb")
     assert victim.get("/").status_code == 200
     target = _user(app, "unitb")
-    post_form(admin, f"/admin/users/{target['id']}/active", {"active": "0", "version": target["version"]},
-              form_page=f"/admin/users/{target['id']}/edit")
+    post_form(
+        admin,
+        f"/admin/users/{target['id']}/active",
+        {"active": "0", "version": target["version"]},
+        form_page=f"/admin/users/{target['id']}/edit",
+    )
     assert victim.get("/").status_code == 302
     assert login(victim, "unitb").status_code == 401
 
@@ -96,8 +127,9 @@ def test_reset_password_shows_a_new_one_and_forces_a_change(app, client, make):
     make.org()
     login(client, "admin")
     target = _user(app, "unita")
-    response = post_form(client, f"/admin/users/{target['id']}/password", {},
-                         form_page=f"/admin/users/{target['id']}/edit")
+    response = post_form(
+        client, f"/admin/users/{target['id']}/password", {}, form_page=f"/admin/users/{target['id']}/edit"
+    )
     assert "仅显示这一次" in response.get_data(as_text=True)
     assert _user(app, "unita")["must_change"]
 
@@ -112,13 +144,16 @@ def test_user_list_filters_by_role(client, make):
 def test_cli_creates_users_with_password_from_stdin(app, make):
     make.org()
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["users", "create", "wang", "--role", "unit", "--unit", "UA", "--name", "王五",
-                                 "--password-stdin"], input="Secret-pass-1\n")
+    result = runner.invoke(
+        args=["users", "create", "wang", "--role", "unit", "--unit", "UA", "--name", "王五", "--password-stdin"],
+        input="Secret-pass-1\n",
+    )
     assert result.exit_code == 0, result.output
     client = app.test_client()
     assert login(client, "wang", "Secret-pass-1").status_code == 302
-    leader = runner.invoke(args=["users", "create", "boss", "--role", "leader", "--unit", "SYS-A", "--unit", "SYS-B",
-                                 "--json"])
+    leader = runner.invoke(
+        args=["users", "create", "boss", "--role", "leader", "--unit", "SYS-A", "--unit", "SYS-B", "--json"]
+    )
     assert leader.exit_code == 0 and '"password": "' in leader.output
     assert _user(app, "boss")["leader_of"] == ["SYS-A", "SYS-B"]
     assert runner.invoke(args=["users", "create", "wang", "--role", "inspector"]).exit_code == 1
