@@ -44,6 +44,10 @@ class Config:
     LOGIN_LOCKOUT_MINUTES = _env_int("LOGIN_LOCKOUT_MINUTES", 15)
     PASSWORD_MIN_LENGTH = _env_int("PASSWORD_MIN_LENGTH", 10)
     PAGE_SIZE = _env_int("PAGE_SIZE", 50)
+    # Uploaded files (imports, evidence) live here, outside the web root, under random names.
+    STORAGE_DIR = _env("STORAGE_DIR", str(BASE_DIR / "instance" / "storage"))
+    # Comma-separated Fernet keys for complainant identity; the first encrypts, all decrypt (rotation).
+    FIELD_ENCRYPTION_KEYS = _env("FIELD_ENCRYPTION_KEYS", "")
     # A leader with no units in charge sees nothing unless this is on (then leaders see all units).
     LEADERS_SEE_ALL = _env_bool("LEADERS_SEE_ALL", False)
 
@@ -70,6 +74,8 @@ class ProductionConfig(Config):
         """Refuse settings that are unsafe in production; raises RuntimeError."""
         if (os.environ.get("SECRET_KEY") or "") in INSECURE_KEYS or len(os.environ["SECRET_KEY"]) < 16:
             raise RuntimeError("Production needs SECRET_KEY set to a random value of 16+ characters.")
+        if not os.environ.get("FIELD_ENCRYPTION_KEYS"):
+            raise RuntimeError("Production needs FIELD_ENCRYPTION_KEYS (flask --app wsgi intake new-key prints one).")
         if os.environ.get("TRACKER_NOW"):
             raise RuntimeError("TRACKER_NOW pins the clock and is refused in production.")
 

@@ -66,13 +66,15 @@ def select_locale():
 
 
 def register_blueprints(app):
+    from tracker.api.views import bp as api_bp
     from tracker.audit.views import bp as audit_bp
     from tracker.auth.views import bp as auth_bp
+    from tracker.intake.views import bp as intake_bp
     from tracker.main.views import bp as main_bp
     from tracker.org.views import bp as org_bp
     from tracker.settings.views import bp as settings_bp
 
-    for bp in (main_bp, auth_bp, org_bp, audit_bp, settings_bp):
+    for bp in (main_bp, auth_bp, org_bp, audit_bp, settings_bp, intake_bp, api_bp):
         app.register_blueprint(bp)
 
 
@@ -85,9 +87,18 @@ def register_errorhandlers(app):
     def wants_json():
         return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
+    codes = {
+        400: "bad_request",
+        403: "forbidden",
+        404: "not_found",
+        405: "method_not_allowed",
+        413: "too_large",
+        500: "server_error",
+    }
+
     def render_error(status, title, message):
         if wants_json():
-            return jsonify(error={"code": str(status), "message": message}), status
+            return jsonify(error={"code": codes.get(status, str(status)), "message": message, "fields": {}}), status
         return render_template("errors/error.html", status=status, title=title, message=message), status
 
     @app.errorhandler(DomainError)
@@ -127,13 +138,14 @@ def register_errorhandlers(app):
 
 def register_commands(app):
     from tracker.audit.cli import audit_cli
-    from tracker.auth.cli import users_cli
+    from tracker.auth.cli import tokens_cli, users_cli
     from tracker.demo.cli import demo_cli
+    from tracker.intake.cli import intake_cli
     from tracker.jobs.cli import scheduler_command
     from tracker.org.cli import units_cli
     from tracker.settings.cli import calendar_cli
 
-    for command in (users_cli, units_cli, audit_cli, demo_cli, calendar_cli, scheduler_command):
+    for command in (users_cli, tokens_cli, units_cli, audit_cli, demo_cli, calendar_cli, intake_cli, scheduler_command):
         app.cli.add_command(command)
 
 

@@ -45,8 +45,16 @@ def test_production_refuses_to_start_without_a_real_secret_key(monkeypatch):
 
 def test_production_refuses_tracker_now(monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "a-long-random-production-key")
+    monkeypatch.setenv("FIELD_ENCRYPTION_KEYS", "bm90LWNoZWNrZWQtaGVyZS1qdXN0LWEtcGxhY2Vob2xkZXI=")
     monkeypatch.setenv("TRACKER_NOW", "2026-10-01T09:00:00")
     with pytest.raises(RuntimeError, match="TRACKER_NOW"):
+        create_app(ProductionConfig)
+
+
+def test_production_refuses_to_start_without_field_encryption_keys(monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", "a-long-random-production-key")
+    monkeypatch.delenv("FIELD_ENCRYPTION_KEYS", raising=False)
+    with pytest.raises(RuntimeError, match="FIELD_ENCRYPTION_KEYS"):
         create_app(ProductionConfig)
 
 

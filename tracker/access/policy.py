@@ -38,6 +38,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             "calendar.manage",
             "audit.view",
             "complainant.view",
+            "intake.view",
+            "intake.import",
+            "channel.manage",
+            "token.manage",
             "problem.view",
             "report.view",
         }
@@ -48,7 +52,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             "user.view",
             "audit.view",
             "complainant.view",
+            "intake.view",
             "intake.create",
+            "intake.import",
             "intake.handle",
             "problem.view",
             "problem.create",
@@ -60,6 +66,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.LEADER: frozenset(
         {
             "unit.view",
+            "intake.view",
             "problem.view",
             "problem.instruct",
             "report.view",
@@ -68,6 +75,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.UNIT: frozenset(
         {
             "unit.view",
+            "intake.view",
+            "intake.appeal",
             "problem.view",
             "problem.accept",
             "problem.progress",

@@ -5,9 +5,11 @@ import sys
 
 import click
 from flask.cli import AppGroup
+from sqlalchemy import select
 
 from tracker.access.policy import Role
 from tracker.auth import services
+from tracker.auth.models import User
 from tracker.core.errors import ValidationFailed
 from tracker.extensions import db
 from tracker.org import queries as org_queries
@@ -64,3 +66,24 @@ def create_command(username, role, unit_codes, name, email, password_stdin, as_j
         click.echo(f"created user {user.username} ({user.role})")
         if generated:
             click.echo(f"password: {generated}")
+
+
+tokens_cli = AppGroup("tokens", help="API tokens.")
+
+
+@tokens_cli.command("create")
+@click.argument("name")
+@click.option("--user", "username", required=True, help="The user the token acts as.")
+@click.option("--json", "as_json", is_flag=True)
+def create_token_command(name, username, as_json):
+    """Create an API token; it is printed once and stored only as a hash."""
+    user = db.session.scalar(select(User).where(User.username == services.normalise_username(username)))
+    if user is None or not user.is_active:
+        raise click.ClickException(f"no active user {username}")
+    token, plain = services.create_token(user, name, actor=None)
+    db.session.commit()
+    if as_json:
+        click.echo(json.dumps({"id": token.id, "name": token.name, "user": user.username, "token": plain}))
+    else:
+        click.echo(f"token for {user.username} ({token.name}), shown once:")
+        click.echo(plain)

@@ -1,5 +1,6 @@
 """User accounts: passwords, login with lockout, creating and changing users. Services flush; callers commit."""
 
+import hashlib
 import math
 import secrets
 import string
@@ -9,11 +10,11 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from tracker.access.policy import Role
 from tracker.audit import services as audit
-from tracker.auth.models import LoginThrottle, User
+from tracker.auth.models import ApiToken, LoginThrottle, User
 from tracker.core import clock
 from tracker.core.errors import Conflict, ValidationFailed
 from tracker.extensions import db
@@ -267,3 +268,45 @@ def change_own_password(user: User, current: str, new: str, confirm: str) -> Non
     user.session_token = secrets.token_hex(8)
     user.bump_version()
     audit.record(user, "user.change_password", "user", user.id)
+
+
+# ---- API tokens ----------------------------------------------------------------------------------
+
+TOKEN_PREFIX = "trk_"  # noqa: S105 - a prefix, not a secret
+
+
+def _token_hash(plain: str) -> str:
+    return hashlib.sha256(plain.encode("utf-8")).hexdigest()
+
+
+def create_token(user: User, name: str, *, actor) -> tuple[ApiToken, str]:
+    """A new bearer token for USER; returns (row, plain token). Only the hash is stored."""
+    name = (name or "").strip()[:64]
+    if not name:
+        raise ValidationFailed(_("请填写令牌名称。"), {"name": _("请填写令牌名称。")})
+    plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(name=name, user_id=user.id, token_hash=_token_hash(plain), prefix=plain[:10])
+    db.session.add(token)
+    db.session.flush()
+    audit.record(actor, "token.create", "api_token", token.id, after={"name": name, "user_id": user.id})
+    return token, plain
+
+
+def user_for_token(plain: str) -> User | None:
+    """The active user behind a bearer token, or None. Marks the token used (at most once a minute)."""
+    if not plain or not plain.startswith(TOKEN_PREFIX):
+        return None
+    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(plain)))
+    if token is None or token.revoked_at is not None or not token.user.is_active:
+        return None
+    now = clock.now()
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+        # Its own short transaction: a read-only API call must not commit the request's session.
+        with db.engine.begin() as conn:
+            conn.execute(update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
+    return token.user
+
+
+def revoke_token(token: ApiToken, *, actor) -> None:
+    token.revoked_at = clock.now()
+    audit.record(actor, "token.revoke", "api_token", token.id)

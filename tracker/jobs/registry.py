@@ -38,7 +38,24 @@ def verify_audit_chain():
     return report
 
 
+def resume_imports():
+    """Finish import batches whose web thread died (queued or stale for over two minutes)."""
+    from tracker.intake.imports import resume_stale
+
+    resumed = resume_stale()
+    if resumed:
+        log.info("resumed import batches %s", resumed)
+    return resumed
+
+
 JOBS = [
+    Job(
+        "resume_imports",
+        resume_imports,
+        "interval",
+        {"minutes": 1},
+        "Every minute: finish import batches whose runner stopped",
+    ),
     Job(
         "calendar_coverage",
         check_calendar_coverage,

@@ -1,0 +1,111 @@
+"""The OpenAPI 3.1 description of /api/v1, served at /api/v1/openapi.json."""
+
+ERROR = {
+    "type": "object",
+    "properties": {
+        "error": {
+            "type": "object",
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+            },
+            "required": ["code", "message"],
+        }
+    },
+}
+
+INTAKE_IN = {
+    "type": "object",
+    "required": ["channel", "external_id", "received_at", "title", "body"],
+    "properties": {
+        "channel": {"type": "string", "description": "渠道, one of the channel list (e.g. 12345 热线)"},
+        "kind": {"type": "string", "enum": ["差评", "投诉", "意见建议", "评议意见", "暗访问题"], "default": "投诉"},
+        "external_id": {"type": "string", "maxLength": 100, "description": "the source system's id"},
+        "received_at": {"type": "string", "format": "date-time", "description": "ISO-8601; no offset = Beijing time"},
+        "title": {"type": "string", "maxLength": 200},
+        "body": {"type": "string", "maxLength": 20000},
+        "rating": {
+            "description": "1–5 or 非常满意/满意/基本满意/不满意/非常不满意",
+            "type": ["integer", "string", "null"],
+        },
+        "service_item": {"type": ["string", "null"]},
+        "unit_code": {"type": ["string", "null"]},
+        "category": {"type": ["string", "null"]},
+        "complainant": {
+            "type": ["object", "null"],
+            "properties": {"name": {"type": ["string", "null"]}, "phone": {"type": ["string", "null"]}},
+        },
+        "anonymous": {"type": "boolean", "default": False},
+    },
+}
+
+INTAKE_OUT = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "tracking_code": {"type": "string"},
+        "query_pin": {"type": "string", "description": "only in the 201 answer that created the record"},
+        "channel": {"type": "string"},
+        "kind": {"type": "string"},
+        "external_id": {"type": "string"},
+        "received_at": {"type": "string", "format": "date-time"},
+        "title": {"type": "string"},
+        "body": {"type": "string"},
+        "rating": {"type": ["integer", "null"]},
+        "unit_code": {"type": ["string", "null"]},
+        "handling": {"type": "string"},
+        "problem": {"type": ["string", "null"]},
+        "complainant": {"type": "object", "description": "full for inspectors and admins, masked for others"},
+    },
+}
+
+
+def _errors(*codes):
+    return {str(code): {"description": "error", "content": {"application/json": {"schema": ERROR}}} for code in codes}
+
+
+SPEC = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "三色整改台账 API",
+        "version": "1.0.0",
+        "description": "Bearer tokens from `flask tokens create NAME --user USERNAME`; "
+        "a token acts as its user, with the same access rules as the pages.",
+    },
+    "servers": [{"url": "/api/v1"}],
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "schemas": {"Error": ERROR, "IntakeIn": INTAKE_IN, "IntakeOut": INTAKE_OUT},
+    },
+    "security": [{"bearer": []}],
+    "paths": {
+        "/intake": {
+            "post": {
+                "summary": "Register one intake record (idempotent on channel + external_id)",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": INTAKE_IN}}},
+                "responses": {
+                    "201": {"description": "created", "content": {"application/json": {"schema": INTAKE_OUT}}},
+                    "200": {
+                        "description": "already registered: the existing record",
+                        "content": {"application/json": {"schema": INTAKE_OUT}},
+                    },
+                    **_errors(400, 401, 403, 422),
+                },
+            }
+        },
+        "/intake/{id}": {
+            "get": {
+                "summary": "One intake record as the caller may see it",
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                "responses": {
+                    "200": {"description": "the record", "content": {"application/json": {"schema": INTAKE_OUT}}},
+                    **_errors(401, 404),
+                },
+            }
+        },
+        "/openapi.json": {
+            "get": {"summary": "This document", "security": [], "responses": {"200": {"description": "OpenAPI 3.1"}}}
+        },
+    },
+}

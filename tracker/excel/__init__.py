@@ -1,0 +1,1 @@
+"""Spreadsheets: reading CSV/XLSX for import, writing XLSX/CSV for export."""

@@ -1,0 +1,131 @@
+"""Reading uploaded tables: type sniffing, encoding detection (UTF-8 with or without BOM, GBK/GB18030),
+streaming rows from CSV and from XLSX (python-calamine)."""
+
+import codecs
+import csv
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask_babel import gettext as _
+
+from tracker.core.errors import ValidationFailed
+
+SAMPLE_BYTES = 1 << 20
+csv.field_size_limit(10 * 1024 * 1024)
+
+
+@dataclass
+class Table:
+    """An open table: use it as a context manager so that its file is closed."""
+
+    kind: str  # "csv" or "xlsx"
+    headers: list[str]
+    rows: Iterator[list]  # data rows after the header, as lists aligned with headers
+    estimated_rows: int
+    encoding: str | None = None
+    closer: Callable[[], None] | None = None
+
+    def close(self):
+        if self.closer is not None:
+            self.closer()
+            self.closer = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def sniff(path: Path) -> str:
+    """'xlsx' or 'csv'; raises ValidationFailed for anything else (a renamed PDF, an image, empty)."""
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    if not head.strip():
+        raise ValidationFailed(_("文件是空的。"))
+    if head.startswith(b"PK\x03\x04"):
+        return "xlsx"
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        return "xls"
+    if head.startswith((b"%PDF", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"MZ", b"\x7fELF")) or b"\x00" in head:
+        raise ValidationFailed(_("这不是 CSV 或 Excel 文件，请上传 .csv 或 .xlsx。"))
+    return "csv"
+
+
+def detect_encoding(path: Path) -> str:
+    """'utf-8-sig' when the start of the file is valid UTF-8, else 'gb18030' (what Excel in China
+    saves as "CSV"); raises ValidationFailed when neither fits."""
+    with open(path, "rb") as fh:
+        sample = fh.read(SAMPLE_BYTES)
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            codecs.getincrementaldecoder(encoding)().decode(sample, final=len(sample) < SAMPLE_BYTES)
+            return encoding
+        except UnicodeDecodeError:
+            continue
+    raise ValidationFailed(_("无法识别文件编码，请另存为 UTF-8 或 GBK 编码的 CSV。"))
+
+
+def _count_lines(path: Path) -> int:
+    count = 0
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            count += chunk.count(b"\n")
+    return count
+
+
+def _clean_header(value) -> str:
+    return str(value if value is not None else "").strip().lstrip("\ufeff")
+
+
+def open_table(path: Path) -> Table:
+    """Open PATH and read its header row. Rows stream; nothing but the header is read here."""
+    path = Path(path)
+    kind = sniff(path)
+    if kind == "csv":
+        encoding = detect_encoding(path)
+        fh = open(path, encoding=encoding, newline="")  # noqa: SIM115 - closed by the generator
+        reader = csv.reader(fh)
+        try:
+            headers = [_clean_header(h) for h in next(reader)]
+        except StopIteration:
+            fh.close()
+            raise ValidationFailed(_("文件是空的。")) from None
+        except (UnicodeDecodeError, csv.Error) as error:
+            fh.close()
+            raise ValidationFailed(_("无法读取 CSV 表头：%(e)s", e=str(error)[:100])) from None
+
+        def rows():
+            try:
+                yield from reader
+            except UnicodeDecodeError:
+                raise ValidationFailed(
+                    _("文件中途出现无法识别的字符（编码不一致），请整体另存为 UTF-8 或 GBK。")
+                ) from None
+
+        return Table("csv", headers, rows(), max(0, _count_lines(path) - 1), encoding, closer=fh.close)
+    from python_calamine import CalamineWorkbook
+
+    try:
+        workbook = CalamineWorkbook.from_path(str(path))
+        sheet = workbook.get_sheet_by_index(0)
+        iterator = iter(sheet.iter_rows())
+        headers = [_clean_header(h) for h in next(iterator)]
+    except StopIteration:
+        raise ValidationFailed(_("工作表是空的。")) from None
+    except Exception as error:  # calamine raises its own error types for broken or encrypted files
+        raise ValidationFailed(_("无法读取 Excel 文件（%(e)s）。", e=type(error).__name__)) from None
+    while headers and not headers[-1]:
+        headers.pop()
+    return Table("xlsx", headers, iterator, max(0, sheet.total_height - 1), closer=getattr(workbook, "close", None))
+
+
+def rows_as_text_csv(rows, headers) -> bytes:
+    """CSV bytes (UTF-8 with BOM so that Excel opens it) for small reports such as import errors."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(headers)
+    writer.writerows(rows)
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")

@@ -1,0 +1,1 @@
+"""Intake: negative reviews and complaints from every channel, registered once, identity protected."""

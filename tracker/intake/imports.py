@@ -1,0 +1,424 @@
+"""Bulk import of intake records from CSV/XLSX: column mapping, profiles, batches with progress.
+
+A batch streams its file in chunks; each chunk is validated, de-duplicated against the database and
+inserted in one statement, then committed with the batch's counters, so that progress is visible to
+other requests and a crash loses at most one chunk (re-running the batch finishes it: rows already
+imported by this batch count as created, not as duplicates).
+"""
+
+import hashlib
+import logging
+import secrets
+import shutil
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import and_, delete, insert, or_, select, tuple_, update
+
+from tracker.audit import services as audit
+from tracker.core import clock
+from tracker.core.errors import ValidationFailed
+from tracker.excel.services import open_table
+from tracker.extensions import db
+from tracker.intake import services
+from tracker.intake.models import ImportBatch, ImportProfile, ImportRowError, IntakeRecord
+
+log = logging.getLogger(__name__)
+CHUNK_SIZE = 1000
+STALE_AFTER = timedelta(minutes=2)
+
+# Profiles for the two export layouts every office meets. Admins save more from the mapping page.
+BUILTIN_PROFILES = {
+    "好差评导出": {
+        "mapping": {
+            "external_id": "评价编号",
+            "received_at": "评价时间",
+            "channel": "评价渠道",
+            "rating": "评价等级",
+            "body": "评价内容",
+            "service_item": "事项名称",
+            "unit_code": "办理部门",
+            "complainant_name": "评价人",
+            "complainant_phone": "联系电话",
+        },
+        "defaults": {
+            "kind": "差评",
+            "channel": "政务服务网 PC 端",
+            "derive_title": True,
+            "channel_map": {
+                "PC端": "政务服务网 PC 端",
+                "网上办事大厅": "政务服务网 PC 端",
+                "移动端": "政务服务 APP",
+                "APP": "政务服务 APP",
+                "政务服务APP": "政务服务 APP",
+                "小程序": "政务服务 APP",
+                "窗口": "现场/窗口",
+                "政务服务大厅": "现场/窗口",
+                "二维码": "现场/窗口",
+                "评价器": "评价器",
+                "短信": "短信",
+                "电话": "电话回访",
+                "12345热线": "12345 热线",
+            },
+        },
+    },
+    "12345 工单导出": {
+        "mapping": {
+            "external_id": "工单编号",
+            "received_at": "来电时间",
+            "title": "诉求标题",
+            "body": "诉求内容",
+            "kind": "诉求类型",
+            "unit_code": "承办单位",
+            "complainant_name": "来电人",
+            "complainant_phone": "来电号码",
+            "category": "诉求分类",
+        },
+        "defaults": {
+            "channel": "12345 热线",
+            "kind_map": {"咨询": "意见建议", "建议": "意见建议", "求助": "投诉", "举报": "投诉", "表扬": "意见建议"},
+        },
+    },
+}
+
+
+# ---- mapping -------------------------------------------------------------------------------------
+
+
+def canonical_mapping(headers: list[str]) -> dict | None:
+    """{field: header} when HEADERS are the canonical columns (Chinese or English), else None."""
+    mapping = {}
+    for header in headers:
+        name = services.HEADER_ALIASES.get(header) or services.HEADER_ALIASES.get(header.lower())
+        if name and name not in mapping:
+            mapping[name] = header
+    needed = [f for f in services.REQUIRED_FIELDS if f != "channel"]
+    return mapping if all(f in mapping for f in needed) else None
+
+
+def profiles() -> dict[str, dict]:
+    """Built-in and saved profiles by name."""
+    found = {name: {**spec, "builtin": True} for name, spec in BUILTIN_PROFILES.items()}
+    for profile in db.session.scalars(select(ImportProfile).order_by(ImportProfile.name)):
+        found[profile.name] = {"mapping": profile.mapping, "defaults": profile.defaults or {}, "builtin": False}
+    return found
+
+
+def matching_profile(headers: list[str]) -> str | None:
+    """The first profile whose mapped columns are all among HEADERS."""
+    present = set(headers)
+    for name, spec in profiles().items():
+        if spec["mapping"] and set(spec["mapping"].values()) <= present:
+            return name
+    return None
+
+
+def validate_mapping(mapping: dict, headers: list[str], defaults: dict) -> dict:
+    """Drop empty choices; raise ValidationFailed when a required field has no column (and, for the
+    channel, no default) or a column does not exist."""
+    mapping = {k: v for k, v in mapping.items() if v and k in services.FIELDS}
+    errors = {}
+    for name, header in mapping.items():
+        if header not in headers:
+            errors[name] = _("文件中没有“%(h)s”这一列。", h=header)
+    for name in services.REQUIRED_FIELDS:
+        if name in mapping:
+            continue
+        if name == "channel" and defaults.get("channel"):
+            continue
+        if name == "title" and defaults.get("derive_title"):
+            continue
+        errors[name] = _("请为“%(f)s”选择一列。", f=_(services.FIELD_LABELS[name]))
+    if errors:
+        raise ValidationFailed(_("列对应关系不完整。"), errors)
+    return mapping
+
+
+def save_profile(name: str, mapping: dict, defaults: dict, *, actor) -> ImportProfile:
+    name = (name or "").strip()[:50]
+    if not name:
+        raise ValidationFailed(_("请填写方案名称。"), {"profile_name": _("请填写方案名称。")})
+    if name in BUILTIN_PROFILES:
+        raise ValidationFailed(_("“%(n)s”是内置方案，请换一个名称。", n=name), {"profile_name": _("名称已被占用。")})
+    profile = db.session.scalar(select(ImportProfile).where(ImportProfile.name == name))
+    if profile is None:
+        profile = ImportProfile(name=name, created_by_id=getattr(actor, "id", None))
+        db.session.add(profile)
+    profile.mapping, profile.defaults = dict(mapping), dict(defaults)
+    db.session.flush()
+    audit.record(actor, "intake.profile_save", "import_profile", profile.id, after={"name": name, "mapping": mapping})
+    return profile
+
+
+def preview(path: Path, mapping: dict, defaults: dict, limit=5) -> list[dict]:
+    """The first LIMIT rows as they would be imported, each with its errors."""
+    validator = services.Validator.load(defaults)
+    shown = []
+    with open_table(path) as table:
+        index = {h: i for i, h in enumerate(table.headers)}
+        for row in table.rows:
+            if len(shown) >= limit:
+                break
+            if not any(str(c).strip() for c in row if c is not None):
+                continue
+            raw = {name: (row[index[h]] if index[h] < len(row) else None) for name, h in mapping.items() if h in index}
+            clean, errors = validator.validate(raw)
+            clean["complainant_name"] = services.crypto.mask_name(clean.get("complainant_name"))
+            clean["complainant_phone"] = services.crypto.mask_phone(clean.get("complainant_phone"))
+            shown.append({"values": clean, "errors": errors})
+    return shown
+
+
+# ---- batches -------------------------------------------------------------------------------------
+
+
+def storage_dir() -> Path:
+    folder = Path(current_app.config["STORAGE_DIR"]) / "imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def stage_upload(stream, filename: str) -> Path:
+    """Store an uploaded file under a random name outside the web root; refuses an empty file."""
+    target = storage_dir() / f"{secrets.token_hex(16)}.upload"
+    with open(target, "wb") as out:
+        shutil.copyfileobj(stream, out, 1 << 20)
+    if target.stat().st_size == 0:
+        target.unlink()
+        raise ValidationFailed(_("文件是空的。"))
+    return target
+
+
+def stage_batch(path: Path, filename: str, *, actor) -> ImportBatch:
+    """Register an uploaded file (status `staged`) after checking that it is a readable table.
+    Raises ValidationFailed for an empty file, a non-spreadsheet or an unreadable encoding."""
+    with open_table(path) as table:
+        headers = table.headers
+        estimated = table.estimated_rows
+    if not any(headers):
+        raise ValidationFailed(_("第一行应为列标题，但它是空的。"))
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    batch = ImportBatch(
+        filename=Path(filename).name[:255] or "upload",
+        stored_path=str(path),
+        file_sha256=digest.hexdigest(),
+        status="staged",
+        total_rows=estimated,
+        created_by_id=getattr(actor, "id", None),
+    )
+    db.session.add(batch)
+    db.session.flush()
+    return batch
+
+
+def headers_of(batch: ImportBatch) -> list[str]:
+    with open_table(Path(batch.stored_path)) as table:
+        return table.headers
+
+
+def queue_batch(batch: ImportBatch, mapping: dict, defaults: dict, *, profile_name=None) -> ImportBatch:
+    """Fix the batch's column mapping and queue it. Raises ValidationFailed for an incomplete mapping."""
+    if batch.status != "staged":
+        raise ValidationFailed(_("该文件已开始导入。"))
+    batch.mapping = validate_mapping(mapping, headers_of(batch), defaults)
+    batch.defaults = defaults
+    batch.profile_name = profile_name
+    batch.status = "queued"
+    db.session.flush()
+    return batch
+
+
+def run_batch(batch_id: int) -> ImportBatch:
+    """Import a queued (or interrupted) batch to the end, committing after every chunk."""
+    batch = db.session.get(ImportBatch, batch_id)
+    claimed = db.session.execute(
+        update(ImportBatch)
+        .where(
+            ImportBatch.id == batch_id,
+            or_(
+                ImportBatch.status == "queued",
+                and_(ImportBatch.status == "running", ImportBatch.heartbeat_at < clock.now() - STALE_AFTER),
+            ),
+        )
+        .values(
+            status="running",
+            heartbeat_at=clock.now(),
+            done_rows=0,
+            created_count=0,
+            duplicate_count=0,
+            rejected_count=0,
+        )
+    ).rowcount
+    if not claimed:
+        db.session.rollback()
+        return batch
+    db.session.execute(delete(ImportRowError).where(ImportRowError.batch_id == batch_id))
+    db.session.commit()
+    db.session.refresh(batch)
+    try:
+        _import(batch)
+    except ValidationFailed as failed:
+        db.session.rollback()
+        batch = db.session.get(ImportBatch, batch_id)
+        batch.status, batch.message = "failed", failed.message
+    except Exception:
+        log.exception("import batch %s failed", batch_id)
+        db.session.rollback()
+        batch = db.session.get(ImportBatch, batch_id)
+        batch.status, batch.message = (
+            "failed",
+            _("导入时发生系统错误，已记录。已导入的行保留，可重新导入同一文件补齐。"),
+        )
+    else:
+        batch.status = "done"
+    batch.finished_at = clock.now()
+    actor = batch.created_by
+    audit.record(
+        actor,
+        "intake.import",
+        "import_batch",
+        batch.id,
+        after={
+            "file": batch.filename,
+            "status": batch.status,
+            "created": batch.created_count,
+            "duplicate": batch.duplicate_count,
+            "rejected": batch.rejected_count,
+        },
+    )
+    db.session.commit()
+    return batch
+
+
+def _import(batch: ImportBatch) -> None:
+    with open_table(Path(batch.stored_path)) as table:
+        _import_table(batch, table)
+
+
+def _import_table(batch: ImportBatch, table) -> None:
+    mapping = validate_mapping(batch.mapping or {}, table.headers, batch.defaults or {})
+    index = {h: i for i, h in enumerate(table.headers)}
+    columns = [(name, index[header]) for name, header in mapping.items()]
+    identity_headers = {mapping[f] for f in services.COMPLAINANT_FIELDS if f in mapping}
+    validator = services.Validator.load(batch.defaults or {})
+    chunk = []
+    row_number = 1  # the header is row 1, as a spreadsheet shows it
+    for row in table.rows:
+        row_number += 1
+        if not any(c not in (None, "") and str(c).strip() for c in row):
+            continue
+        chunk.append((row_number, row))
+        if len(chunk) >= CHUNK_SIZE:
+            _import_chunk(batch, chunk, columns, table.headers, identity_headers, validator)
+            chunk = []
+    if chunk:
+        _import_chunk(batch, chunk, columns, table.headers, identity_headers, validator)
+    batch.total_rows = batch.done_rows
+
+
+def _import_chunk(batch, chunk, columns, headers, identity_headers, validator) -> None:
+    errors, candidates = [], {}
+    duplicates = 0
+    for row_number, row in chunk:
+        width = len(row)
+        raw = {name: (row[i] if i < width else None) for name, i in columns}
+        clean, problems = validator.validate(raw)
+        if problems:
+            for name, message in problems.items():
+                errors.append(
+                    {
+                        "batch_id": batch.id,
+                        "row_number": row_number,
+                        "column": services.FIELD_LABELS.get(name, name),
+                        "reason": message[:500],
+                    }
+                )
+            continue
+        key = (clean["channel"], clean["external_id"])
+        if key in candidates:
+            duplicates += 1  # the same id twice in one file
+            continue
+        source = services.protected_source_row(
+            {h: (row[i] if i < width else None) for i, h in enumerate(headers) if h}, identity_headers
+        )
+        candidates[key] = (clean, source)
+    if candidates:
+        existing = db.session.execute(
+            select(IntakeRecord.channel, IntakeRecord.external_id, IntakeRecord.import_batch_id).where(
+                tuple_(IntakeRecord.channel, IntakeRecord.external_id).in_(list(candidates))
+            )
+        ).all()
+        for channel, external_id, batch_id in existing:
+            candidates.pop((channel, external_id), None)
+            if batch_id == batch.id:
+                batch.created_count += 1  # imported by this batch before an interruption
+            else:
+                duplicates += 1
+    created = 0
+    if candidates:
+        values = [
+            services.record_values(clean, source_row=source, batch_id=batch.id, actor_id=batch.created_by_id)
+            for clean, source in candidates.values()
+        ]
+        stmt = _insert_ignoring_conflicts().returning(IntakeRecord.id)
+        created = len(db.session.execute(stmt, values).all())
+        duplicates += len(values) - created  # lost a race with a concurrent import or API call
+    if errors:
+        db.session.execute(insert(ImportRowError), errors)
+    batch.done_rows += len(chunk)
+    batch.created_count += created
+    batch.duplicate_count += duplicates
+    batch.rejected_count += len({e["row_number"] for e in errors})
+    batch.heartbeat_at = clock.now()
+    if batch.total_rows is not None and batch.done_rows > batch.total_rows:
+        batch.total_rows = batch.done_rows
+    db.session.commit()
+
+
+def _insert_ignoring_conflicts():
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert(IntakeRecord).on_conflict_do_nothing(index_elements=["channel", "external_id"])
+
+
+def start_in_background(app, batch_id: int) -> threading.Thread:
+    """Run the batch in a thread of this process; `resume_stale` in the scheduler picks up batches
+    whose thread died with its process."""
+
+    def work():
+        with app.app_context():
+            try:
+                run_batch(batch_id)
+            finally:
+                db.session.remove()
+
+    thread = threading.Thread(target=work, name=f"import-{batch_id}", daemon=True)
+    thread.start()
+    return thread
+
+
+def resume_stale() -> list[int]:
+    """Scheduler job: run batches that were queued but never started, or whose runner stopped."""
+    cutoff = clock.now() - STALE_AFTER
+    ids = db.session.scalars(
+        select(ImportBatch.id).where(
+            (ImportBatch.status == "queued") & (ImportBatch.created_at < cutoff)
+            | (ImportBatch.status == "running") & (ImportBatch.heartbeat_at < cutoff)
+        )
+    ).all()
+    for batch_id in ids:
+        run_batch(batch_id)
+    return list(ids)
+
+
+def error_report(batch: ImportBatch) -> list[tuple]:
+    return [(e.row_number, e.column or "", e.reason) for e in batch.errors]

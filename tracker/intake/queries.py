@@ -1,0 +1,183 @@
+"""Read-only intake queries, access-scoped: the inbox, one record, probable duplicates."""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from flask_babel import gettext as _
+from rapidfuzz import fuzz
+from sqlalchemy import or_, select
+
+from tracker.access import policy
+from tracker.core import clock
+from tracker.core.errors import NotFound
+from tracker.extensions import db
+from tracker.intake.models import KINDS, Handling, ImportBatch, IntakeRecord
+from tracker.org.queries import subtree_ids
+
+SIMILARITY_THRESHOLD = 60.0
+SIMILARITY_WINDOW_DAYS = 30
+SORTS = {
+    "received_desc": IntakeRecord.received_at.desc(),
+    "received_asc": IntakeRecord.received_at.asc(),
+    "created_desc": IntakeRecord.id.desc(),
+}
+
+
+def get_record_or_404(record_id: int, user) -> IntakeRecord:
+    """The record if USER may see it; the same NotFound for missing and out-of-scope records."""
+    record = db.session.get(IntakeRecord, record_id)
+    if record is None or not policy.can(user, "intake.view", record):
+        raise NotFound(_("未找到该反映件。"))
+    return record
+
+
+@dataclass
+class InboxFilter:
+    handling: str = "new"
+    channel: str = ""
+    kind: str = ""
+    unit_id: int | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    q: str = ""
+    sort: str = "received_desc"
+    ignored: tuple = ()
+
+    @classmethod
+    def from_args(cls, args) -> "InboxFilter":
+        """Parse query arguments; garbage values are dropped and listed in `ignored`, never a 500."""
+        ignored = []
+        handling = args.get("handling", "new")
+        if handling not in {h.value for h in Handling} | {"all"}:
+            ignored.append("handling")
+            handling = "new"
+        kind = args.get("kind", "")
+        if kind and kind not in KINDS:
+            ignored.append("kind")
+            kind = ""
+        unit_id = None
+        if args.get("unit"):
+            try:
+                unit_id = int(args["unit"])
+            except ValueError:
+                ignored.append("unit")
+        dates = {}
+        for name in ("date_from", "date_to"):
+            value = args.get(name, "")
+            dates[name] = None
+            if value:
+                try:
+                    dates[name] = date.fromisoformat(value)
+                except ValueError:
+                    ignored.append(name)
+        sort = args.get("sort", "received_desc")
+        if sort not in SORTS:
+            ignored.append("sort")
+            sort = "received_desc"
+        return cls(
+            handling=handling,
+            channel=args.get("channel", "")[:50],
+            kind=kind,
+            unit_id=unit_id,
+            q=args.get("q", "").strip()[:100],
+            sort=sort,
+            ignored=tuple(ignored),
+            **dates,
+        )
+
+
+def visible_records(user, flt: InboxFilter):
+    """SELECT of the records USER may see that match FLT (not executed)."""
+    stmt = select(IntakeRecord)
+    scope = policy.visible_unit_ids(user)
+    if scope is not None:
+        stmt = stmt.where(IntakeRecord.unit_id.in_(scope or {-1}))
+    if flt.handling != "all":
+        stmt = stmt.where(IntakeRecord.handling == flt.handling)
+    if flt.channel:
+        stmt = stmt.where(IntakeRecord.channel == flt.channel)
+    if flt.kind:
+        stmt = stmt.where(IntakeRecord.kind == flt.kind)
+    if flt.unit_id:
+        stmt = stmt.where(IntakeRecord.unit_id.in_(subtree_ids({flt.unit_id}) or {-1}))
+    zone = clock.timezone()
+    if flt.date_from:
+        stmt = stmt.where(IntakeRecord.received_at >= datetime.combine(flt.date_from, time(), zone))
+    if flt.date_to:
+        stmt = stmt.where(IntakeRecord.received_at < datetime.combine(flt.date_to + timedelta(days=1), time(), zone))
+    if flt.q:
+        like = f"%{flt.q}%"
+        stmt = stmt.where(
+            or_(
+                IntakeRecord.title.ilike(like),
+                IntakeRecord.body.ilike(like),
+                IntakeRecord.external_id.ilike(like),
+                IntakeRecord.tracking_code == flt.q.upper(),
+            )
+        )
+    return stmt.order_by(SORTS[flt.sort], IntakeRecord.id.desc())
+
+
+def similarity(a: IntakeRecord, b: IntakeRecord) -> float:
+    """0–100: character-level similarity of the title and the start of the body (works for Chinese
+    without word segmentation)."""
+    title = fuzz.ratio(a.title, b.title)
+    body = fuzz.ratio(a.body[:300], b.body[:300])
+    return round(max(title * 0.4 + body * 0.6, body), 1)
+
+
+def probable_duplicates(record: IntakeRecord, user=None, limit=5) -> list[tuple[IntakeRecord, float]]:
+    """Records of the same unit within 30 days whose text is similar, best first."""
+    if record.unit_id is None:
+        return []
+    window = timedelta(days=SIMILARITY_WINDOW_DAYS)
+    candidates = db.session.scalars(
+        select(IntakeRecord)
+        .where(
+            IntakeRecord.unit_id == record.unit_id,
+            IntakeRecord.id != record.id,
+            IntakeRecord.received_at.between(record.received_at - window, record.received_at + window),
+        )
+        .order_by(IntakeRecord.received_at.desc())
+        .limit(500)
+    ).all()
+    scored = [(other, similarity(record, other)) for other in candidates]
+    scored = [pair for pair in scored if pair[1] >= SIMILARITY_THRESHOLD]
+    scored.sort(key=lambda pair: -pair[1])
+    return scored[:limit]
+
+
+def duplicate_hints(records: list[IntakeRecord]) -> dict[int, tuple[IntakeRecord, float]]:
+    """For a page of records: {record id: (best probable duplicate, score)}, one query for the page."""
+    with_unit = [r for r in records if r.unit_id is not None]
+    if not with_unit:
+        return {}
+    window = timedelta(days=SIMILARITY_WINDOW_DAYS)
+    low = min(r.received_at for r in with_unit) - window
+    high = max(r.received_at for r in with_unit) + window
+    pool = db.session.scalars(
+        select(IntakeRecord)
+        .where(IntakeRecord.unit_id.in_({r.unit_id for r in with_unit}), IntakeRecord.received_at.between(low, high))
+        .limit(5000)
+    ).all()
+    by_unit = {}
+    for other in pool:
+        by_unit.setdefault(other.unit_id, []).append(other)
+    hints = {}
+    for record in with_unit:
+        best = None
+        for other in by_unit.get(record.unit_id, []):
+            if other.id == record.id or abs(other.received_at - record.received_at) > window:
+                continue
+            score = similarity(record, other)
+            if score >= SIMILARITY_THRESHOLD and (best is None or score > best[1]):
+                best = (other, score)
+        if best:
+            hints[record.id] = best
+    return hints
+
+
+def recent_batches(limit=20):
+    return db.session.scalars(
+        select(ImportBatch).where(ImportBatch.status != "staged").order_by(ImportBatch.id.desc()).limit(limit)
+    ).all()

@@ -1,0 +1,524 @@
+"""Intake rules: validating and registering records once, handling them, protecting the complainant.
+
+Services flush; the caller commits. Every function that changes a record writes an audit event,
+and no audit event, log line or error message carries the complainant's identity.
+"""
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from tracker.access import policy
+from tracker.audit import services as audit
+from tracker.auth.services import check_version
+from tracker.core import clock, crypto
+from tracker.core.errors import Forbidden, ValidationFailed
+from tracker.core.sanitize import plain_text
+from tracker.extensions import db
+from tracker.intake.models import (
+    DEFAULT_CHANNELS,
+    DEFAULT_KIND,
+    KINDS,
+    RATING_LABELS,
+    Channel,
+    Handling,
+    IntakeRecord,
+)
+from tracker.ledger import services as ledger_services
+from tracker.ledger.models import Problem
+from tracker.org.models import Unit
+
+FIELDS = [
+    "external_id",
+    "channel",
+    "kind",
+    "received_at",
+    "title",
+    "body",
+    "rating",
+    "service_item",
+    "unit_code",
+    "complainant_name",
+    "complainant_phone",
+    "category",
+]
+REQUIRED_FIELDS = ("external_id", "channel", "received_at", "title", "body")
+FIELD_LABELS = {
+    "external_id": "来源编号",
+    "channel": "渠道",
+    "kind": "类型",
+    "received_at": "受理时间",
+    "title": "标题",
+    "body": "内容",
+    "rating": "评价等级",
+    "service_item": "办理事项",
+    "unit_code": "单位编码",
+    "complainant_name": "反映人",
+    "complainant_phone": "联系电话",
+    "category": "问题分类",
+}
+HEADER_ALIASES = {**{label: name for name, label in FIELD_LABELS.items()}, **{name: name for name in FIELDS}}
+HEADER_ALIASES.update({"分类": "category", "单位": "unit_code", "责任单位": "unit_code", "手机号": "complainant_phone"})
+COMPLAINANT_FIELDS = ("complainant_name", "complainant_phone")
+MAX_LENGTHS = {"external_id": 100, "title": 200, "body": 20000, "service_item": 200, "category": 50}
+RATING_BY_LABEL = {label: value for value, label in RATING_LABELS.items()}
+TRACKING_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read out over the phone
+DATE_FORMATS = (
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%Y/%m/%d",
+    "%Y年%m月%d日 %H:%M:%S",
+    "%Y年%m月%d日 %H:%M",
+    "%Y年%m月%d日",
+    "%m/%d/%Y %I:%M:%S %p",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y",
+    "%Y%m%d%H%M%S",
+    "%Y.%m.%d %H:%M",
+    "%Y.%m.%d",
+)
+
+
+# ---- channels ------------------------------------------------------------------------------------
+
+
+def ensure_default_channels() -> None:
+    """Create the standard channel list when the table is empty (idempotent)."""
+    if db.session.scalar(select(func.count()).select_from(Channel)):
+        return
+    for position, name in enumerate(DEFAULT_CHANNELS):
+        db.session.add(Channel(name=name, position=position, is_active=True))
+    db.session.flush()
+
+
+def active_channels() -> list[str]:
+    ensure_default_channels()
+    return list(db.session.scalars(select(Channel.name).where(Channel.is_active.is_(True)).order_by(Channel.position)))
+
+
+# ---- parsing and validation ----------------------------------------------------------------------
+
+
+def parse_datetime(value) -> datetime:
+    """A local or zoned time from a string, datetime, date or Excel serial; raises ValueError."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, date):
+        parsed = datetime.combine(value, time())
+    elif isinstance(value, int | float) and 20000 < value < 80000:  # an Excel serial day number
+        parsed = datetime(1899, 12, 30) + timedelta(days=float(value))
+    else:
+        text = str(value).strip()
+        if not text:
+            raise ValueError("empty")
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            for fmt in DATE_FORMATS:
+                try:
+                    parsed = datetime.strptime(text, fmt)
+                    break
+                except ValueError:
+                    continue
+            else:
+                raise ValueError(text) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=clock.timezone())
+    return parsed.astimezone(clock.UTC)
+
+
+def parse_rating(value) -> int | None:
+    """1–5 or a national level name; None for empty. Raises ValueError."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip()
+    if text in RATING_BY_LABEL:
+        return RATING_BY_LABEL[text]
+    if text.isdigit() and 1 <= int(text) <= 5:
+        return int(text)
+    raise ValueError(text)
+
+
+def clean_phone(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip()
+    if not text:
+        return None
+    digits = [c for c in text if c.isdigit()]
+    if any(not (c.isdigit() or c in "+-() ") for c in text) or not 5 <= len(digits) <= 20:
+        raise ValueError(text)
+    return text
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value)
+
+
+@dataclass
+class Validator:
+    """Validates raw field dicts into clean ones. Holds the lookups an import needs once, not per row."""
+
+    channels: set[str] = field(default_factory=set)
+    units_by_key: dict[str, int] = field(default_factory=dict)
+    defaults: dict = field(default_factory=dict)
+    now: datetime = field(default_factory=clock.now)
+
+    @classmethod
+    def load(cls, defaults=None):
+        units = db.session.execute(select(Unit.id, Unit.code, Unit.name).where(Unit.is_active.is_(True))).all()
+        keys = {}
+        for unit_id, _code, name in units:
+            keys.setdefault(name, unit_id)
+        for unit_id, code, _name in units:
+            keys[code] = unit_id
+        return cls(channels=set(active_channels()), units_by_key=keys, defaults=dict(defaults or {}))
+
+    def validate(self, raw: dict) -> tuple[dict, dict]:
+        """(clean values, {field: message}). A record with any message is not registered."""
+        errors, clean = {}, {}
+        defaults = self.defaults
+        for name in ("external_id", "title", "body", "service_item", "category"):
+            text = plain_text(_text(raw.get(name)))
+            limit = MAX_LENGTHS[name]
+            if len(text) > limit:
+                errors[name] = _("%(f)s 超过 %(n)d 字。", f=_(FIELD_LABELS[name]), n=limit)
+            clean[name] = text or None
+        if not clean["title"] and clean["body"] and defaults.get("derive_title"):
+            prefix = f"{clean['service_item']}：" if clean["service_item"] else ""
+            clean["title"] = (prefix + clean["body"])[:60]
+        channel = plain_text(_text(raw.get("channel"))) or defaults.get("channel") or ""
+        channel = (defaults.get("channel_map") or {}).get(channel, channel)
+        if channel and channel not in self.channels:
+            errors["channel"] = _("渠道“%(c)s”不在渠道列表中。", c=channel[:50])
+        clean["channel"] = channel or None
+        kind = plain_text(_text(raw.get("kind"))) or defaults.get("kind") or DEFAULT_KIND
+        kind = (defaults.get("kind_map") or {}).get(kind, kind)
+        if kind not in KINDS:
+            errors["kind"] = _("类型“%(k)s”无效，应为：%(all)s。", k=kind[:20], all="、".join(KINDS))
+        clean["kind"] = kind
+        received = raw.get("received_at")
+        if received not in (None, ""):
+            try:
+                clean["received_at"] = parse_datetime(received)
+            except (ValueError, OverflowError):
+                errors["received_at"] = _(
+                    "受理时间“%(v)s”无法识别，请用 2026-10-08 09:30 这样的格式。", v=_text(received)[:30]
+                )
+            else:
+                if clean["received_at"] > self.now + timedelta(days=1):
+                    errors["received_at"] = _("受理时间晚于当前时间。")
+        try:
+            clean["rating"] = parse_rating(raw.get("rating"))
+        except ValueError:
+            errors["rating"] = _("评价等级应为 1–5 或 非常满意/满意/基本满意/不满意/非常不满意。")
+        unit_key = plain_text(_text(raw.get("unit_code")))
+        clean["unit_id"] = None
+        if unit_key:
+            clean["unit_id"] = self.units_by_key.get(unit_key)
+            if clean["unit_id"] is None:
+                errors["unit_code"] = _("单位“%(u)s”不存在或已停用。", u=unit_key[:50])
+        clean["complainant_name"] = plain_text(_text(raw.get("complainant_name")), 50) or None
+        try:
+            clean["complainant_phone"] = clean_phone(raw.get("complainant_phone"))
+        except ValueError:
+            errors["complainant_phone"] = _("联系电话格式不正确。")
+        anonymous = raw.get("anonymous") in (True, "1", "true", "on", "yes", 1)
+        clean["is_anonymous"] = anonymous or not (clean["complainant_name"] or clean["complainant_phone"])
+        if anonymous:
+            clean["complainant_name"] = clean["complainant_phone"] = None
+        for name in REQUIRED_FIELDS:
+            if not clean.get(name) and name not in errors:
+                errors[name] = _("%(f)s 为必填项。", f=_(FIELD_LABELS[name]))
+        return clean, errors
+
+
+def new_tracking_code() -> str:
+    return "".join(secrets.choice(TRACKING_ALPHABET) for _ in range(10))
+
+
+def new_query_pin() -> str:
+    return f"{secrets.randbelow(10**6):06d}"
+
+
+def protected_source_row(row: dict | None, complainant_headers=()) -> dict | None:
+    """The row as received, minus the complainant's identity (kept only encrypted)."""
+    if row is None:
+        return None
+    return {str(k): ("***" if k in complainant_headers else _json_cell(v)) for k, v in row.items()}
+
+
+def _json_cell(value):
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def record_values(clean: dict, *, source_row=None, batch_id=None, actor_id=None) -> dict:
+    """Column values for a new intake record (used by single registration and by bulk import)."""
+    name, phone = clean.get("complainant_name"), clean.get("complainant_phone")
+    now = clock.now()
+    return {
+        "channel": clean["channel"],
+        "external_id": clean["external_id"],
+        "kind": clean["kind"],
+        "received_at": clean["received_at"],
+        "title": clean["title"],
+        "body": clean["body"],
+        "category": clean.get("category"),
+        "rating": clean.get("rating"),
+        "service_item": clean.get("service_item"),
+        "unit_id": clean.get("unit_id"),
+        "is_anonymous": clean.get("is_anonymous", True),
+        "complainant_name_enc": crypto.encrypt(name),
+        "complainant_phone_enc": crypto.encrypt(phone),
+        "complainant_name_mask": crypto.mask_name(name) or None,
+        "complainant_phone_mask": crypto.mask_phone(phone) or None,
+        "source_row": source_row,
+        "tracking_code": new_tracking_code(),
+        "query_pin_enc": crypto.encrypt(new_query_pin()),
+        "handling": Handling.NEW,
+        "is_excluded": False,
+        "import_batch_id": batch_id,
+        "created_by_id": actor_id,
+        "created_at": now,
+        "updated_at": now,
+        "version": 1,
+    }
+
+
+def find_existing(channel: str, external_id: str) -> IntakeRecord | None:
+    return db.session.scalar(
+        select(IntakeRecord).where(IntakeRecord.channel == channel, IntakeRecord.external_id == external_id)
+    )
+
+
+def register(raw: dict, *, actor, source_row=None) -> tuple[IntakeRecord, bool]:
+    """Validate and register one record. Returns (record, created); the same (channel, external_id)
+    returns the existing record with created=False, also when two requests race. Raises
+    ValidationFailed with per-field messages."""
+    validator = Validator.load()
+    clean, errors = validator.validate(raw)
+    if errors:
+        raise ValidationFailed(_("反映件信息有误，请修正标出的字段。"), errors)
+    existing = find_existing(clean["channel"], clean["external_id"])
+    if existing is not None:
+        return existing, False
+    record = IntakeRecord(**record_values(clean, source_row=source_row, actor_id=getattr(actor, "id", None)))
+    try:
+        with db.session.begin_nested():
+            db.session.add(record)
+    except IntegrityError:
+        existing = find_existing(clean["channel"], clean["external_id"])
+        if existing is None:
+            raise
+        return existing, False
+    audit.record(actor, "intake.create", "intake_record", record.id, after=audit_view(record))
+    return record, True
+
+
+def audit_view(record: IntakeRecord) -> dict:
+    """What the audit log keeps of a record: never the complainant's identity."""
+    return {
+        "channel": record.channel,
+        "external_id": record.external_id,
+        "kind": record.kind,
+        "title": record.title,
+        "unit_id": record.unit_id,
+        "rating": record.rating,
+        "handling": record.handling,
+    }
+
+
+def manual_external_id() -> str:
+    return f"MAN-{clock.local_now():%Y%m%d%H%M%S}-{secrets.token_hex(2).upper()}"
+
+
+# ---- handling ------------------------------------------------------------------------------------
+
+
+def _require_new(record: IntakeRecord):
+    if record.handling != Handling.NEW:
+        raise ValidationFailed(_("该反映件已处理（%(h)s），不能重复处理。", h=_(record.handling_label)))
+
+
+def _handled(record, actor, action, **after):
+    before = {"handling": record.handling}
+    record.handled_by_id = getattr(actor, "id", None)
+    record.handled_at = clock.now()
+    record.bump_version()
+    audit.record(actor, action, "intake_record", record.id, before=before, after={"handling": record.handling, **after})
+
+
+def rectify(record, *, actor, expected_version=None, problem_number=None, title=None, quick_fix=False) -> Problem:
+    """Hand the record to the ledger: a new problem, or join an existing one (一事多诉). A quick fix
+    (立行立改) creates a problem flagged as such. Raises ValidationFailed, NotFound, Conflict."""
+    policy.require(actor, "intake.handle", record)
+    check_version(record, expected_version)
+    _require_new(record)
+    if problem_number:
+        problem = ledger_services.get_by_number(problem_number)
+        if problem is None:
+            raise ValidationFailed(
+                _("台账编号“%(n)s”不存在。", n=problem_number[:30]), {"problem_number": _("编号不存在。")}
+            )
+        if not problem.is_open:
+            raise ValidationFailed(_("问题 %(n)s 已办结，不能再并入。", n=problem.number))
+        ledger_services.attach_record(problem, record, actor=actor)
+    else:
+        problem = ledger_services.create_from_records(
+            [record], title=plain_text(title, 200) or record.title, actor=actor, quick_fix=quick_fix
+        )
+    record.handling = Handling.QUICK_FIX if quick_fix else Handling.RECTIFY
+    _handled(record, actor, "intake.quick_fix" if quick_fix else "intake.rectify", problem=problem.number)
+    return problem
+
+
+def explain(record, text, *, actor, expected_version=None) -> None:
+    """解释说明: no fault to fix; the explanation given to the complainant is recorded."""
+    policy.require(actor, "intake.handle", record)
+    check_version(record, expected_version)
+    _require_new(record)
+    explanation = plain_text(text, 5000)
+    if len(explanation) < 5:
+        raise ValidationFailed(
+            _("请填写向反映人所作的解释说明（至少 5 个字）。"), {"explanation": _("请填写解释说明。")}
+        )
+    record.explanation = explanation
+    record.handling = Handling.EXPLAINED
+    _handled(record, actor, "intake.explain")
+
+
+def mark_duplicate(record, of_code, *, actor, expected_version=None) -> IntakeRecord:
+    """Mark RECORD as a repeat of the record with tracking code or id OF_CODE; it joins that record's
+    problem when there is one. Raises ValidationFailed."""
+    policy.require(actor, "intake.handle", record)
+    check_version(record, expected_version)
+    _require_new(record)
+    key = (of_code or "").strip().upper()
+    original = db.session.scalar(select(IntakeRecord).where(IntakeRecord.tracking_code == key)) if key else None
+    if original is None and key.isdigit():
+        original = db.session.get(IntakeRecord, int(key))
+    if original is None or original.id == record.id:
+        raise ValidationFailed(_("找不到被重复的反映件（请填写其查询码）。"), {"duplicate_of": _("查询码无效。")})
+    record.duplicate_of_id = original.id
+    record.handling = Handling.DUPLICATE
+    if original.problem is not None and original.problem.is_open:
+        ledger_services.attach_record(original.problem, record, actor=actor)
+    _handled(record, actor, "intake.duplicate", duplicate_of=original.id)
+    return original
+
+
+def file_appeal(record, reason, *, actor, expected_version=None) -> None:
+    """申诉: the unit says the review is mistaken or malicious. Only for new records of its own unit."""
+    policy.require(actor, "intake.appeal", record)
+    check_version(record, expected_version)
+    _require_new(record)
+    reason = plain_text(reason, 5000)
+    if len(reason) < 5:
+        raise ValidationFailed(_("请写明申诉理由（至少 5 个字）。"), {"reason": _("请写明申诉理由。")})
+    record.appeal_reason = reason
+    record.handling = Handling.APPEAL_PENDING
+    record.bump_version()
+    audit.record(
+        actor,
+        "intake.appeal",
+        "intake_record",
+        record.id,
+        before={"handling": Handling.NEW},
+        after={"handling": record.handling},
+    )
+
+
+def decide_appeal(record, uphold: bool, note, *, actor, expected_version=None) -> None:
+    """An inspector upholds (the record leaves the unit's figures) or rejects (back to new) an appeal."""
+    policy.require(actor, "intake.handle", record)
+    check_version(record, expected_version)
+    if record.handling != Handling.APPEAL_PENDING:
+        raise ValidationFailed(_("该反映件没有待复核的申诉。"))
+    note = plain_text(note, 5000)
+    if not note:
+        raise ValidationFailed(_("请填写复核意见。"), {"note": _("请填写复核意见。")})
+    record.appeal_decision = note
+    record.handling = Handling.APPEAL_UPHELD if uphold else Handling.NEW
+    record.is_excluded = uphold
+    _handled(record, actor, "intake.appeal_upheld" if uphold else "intake.appeal_rejected")
+
+
+def reveal_complainant(record, *, actor) -> dict:
+    """The full identity for those allowed to see it; every reveal is audited. Raises Forbidden."""
+    if not policy.can(actor, "complainant.view", record):
+        raise Forbidden(_("您无权查看反映人信息。"))
+    audit.record(actor, "intake.reveal", "intake_record", record.id, note="complainant identity shown")
+    return record.complainant()
+
+
+def complainant_display(record, user) -> dict:
+    """What USER may see of the complainant without a reveal: masks for everybody; inspectors and
+    admins additionally learn that a reveal is possible."""
+    return {
+        "anonymous": record.is_anonymous,
+        "name": record.complainant_name_mask or "",
+        "phone": record.complainant_phone_mask or "",
+        "can_reveal": record.has_complainant and policy.can(user, "complainant.view", record),
+    }
+
+
+def public_view(record) -> dict:
+    """The API's view of a record for USER's role: identity masked unless the role may see it."""
+    return {
+        "id": record.id,
+        "tracking_code": record.tracking_code,
+        "channel": record.channel,
+        "kind": record.kind,
+        "external_id": record.external_id,
+        "received_at": record.received_at.isoformat(),
+        "title": record.title,
+        "body": record.body,
+        "rating": record.rating,
+        "service_item": record.service_item,
+        "unit_code": record.unit.code if record.unit else None,
+        "category": record.category,
+        "handling": record.handling,
+        "anonymous": record.is_anonymous,
+        "problem": record.problem.number if record.problem else None,
+    }
+
+
+def api_view(record, user) -> dict:
+    view = public_view(record)
+    if policy.can(user, "complainant.view", record):
+        view["complainant"] = record.complainant()
+    else:
+        view["complainant"] = {"name": record.complainant_name_mask, "phone": record.complainant_phone_mask}
+    return view
+
+
+def rotate_keys(batch_size=1000) -> int:
+    """Re-encrypt every stored identity and PIN with the newest key. Returns the records touched."""
+    touched, last_id = 0, 0
+    while True:
+        records = db.session.scalars(
+            select(IntakeRecord).where(IntakeRecord.id > last_id).order_by(IntakeRecord.id).limit(batch_size)
+        ).all()
+        if not records:
+            return touched
+        for record in records:
+            record.complainant_name_enc = crypto.rotate(record.complainant_name_enc)
+            record.complainant_phone_enc = crypto.rotate(record.complainant_phone_enc)
+            record.query_pin_enc = crypto.rotate(record.query_pin_enc)
+            last_id = record.id
+            touched += 1
+        db.session.flush()

@@ -1,0 +1,347 @@
+"""Intake pages: the inbox, one record and its handling, manual entry, bulk import with progress."""
+
+from pathlib import Path
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+from wtforms import SelectChoice
+
+from tracker.access import policy
+from tracker.audit.models import AuditEvent
+from tracker.core.errors import Conflict, NotFound, ValidationFailed
+from tracker.core.pagination import paginate
+from tracker.excel.services import rows_as_text_csv
+from tracker.extensions import db
+from tracker.intake import imports, queries, services
+from tracker.intake.forms import CreateIntakeForm, HandleIntakeForm
+from tracker.intake.models import HANDLING_LABELS, KINDS, ImportBatch
+from tracker.org import queries as org_queries
+
+bp = Blueprint("intake", __name__, url_prefix="/intake")
+
+
+def _unit_choices():
+    choices = [SelectChoice("", _("（未指定）"))]
+    for unit, depth in org_queries.tree_order(org_queries.all_units(active_only=True)):
+        choices.append(SelectChoice(unit.code, "　" * depth + unit.name))
+    return choices
+
+
+@bp.route("/")
+def inbox():
+    policy.require(current_user, "intake.view")
+    flt = queries.InboxFilter.from_args(request.args)
+    if flt.ignored:
+        flash(_("已忽略无效的筛选条件：%(f)s", f="、".join(flt.ignored)), "warning")
+    page = paginate(queries.visible_records(current_user, flt), request.args.get("page"))
+    hints = queries.duplicate_hints(page.items) if policy.can(current_user, "intake.handle") else {}
+    units = org_queries.tree_order(org_queries.all_units())
+    scope = policy.visible_unit_ids(current_user)
+    if scope is not None:
+        units = [(u, d) for u, d in units if u.id in scope]
+    return render_template(
+        "intake/inbox.html",
+        page=page,
+        flt=flt,
+        hints=hints,
+        channels=services.active_channels(),
+        kinds=KINDS,
+        units=units,
+        handlings=HANDLING_LABELS,
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def create():
+    policy.require(current_user, "intake.create")
+    form = CreateIntakeForm()
+    form.channel.choices = [SelectChoice(c, c) for c in services.active_channels()]
+    form.unit_code.choices = _unit_choices()
+    status = 200
+    if form.validate_on_submit():
+        raw = {name: getattr(form, name).data for name in services.FIELDS if hasattr(form, name)}
+        raw["external_id"] = raw.get("external_id") or services.manual_external_id()
+        raw["received_at"] = form.received_at.data
+        raw["anonymous"] = form.anonymous.data
+        try:
+            record, created = services.register(raw, actor=current_user, source_row=None)
+        except ValidationFailed as failed:
+            db.session.rollback()
+            for name, message in failed.fields.items():
+                if hasattr(form, name):
+                    form[name].errors = list(form[name].errors) + [message]
+            status = 422
+        else:
+            db.session.commit()
+            if created:
+                flash(_("已登记反映件，查询码 %(c)s。", c=record.tracking_code), "success")
+            else:
+                flash(_("该来源编号已登记过，已打开原反映件。"), "warning")
+            return redirect(url_for("intake.show", record_id=record.id))
+    elif form.errors:
+        status = 422
+    return render_template("intake/new.html", form=form), status
+
+
+@bp.route("/<int:record_id>")
+def show(record_id):
+    record = queries.get_record_or_404(record_id, current_user)
+    return _render_record(record)
+
+
+def _render_record(record, form=None, revealed=None, status=200):
+    form = form or HandleIntakeForm(version=record.version)
+    similar = queries.probable_duplicates(record) if policy.can(current_user, "intake.handle", record) else []
+    history = db.session.scalars(
+        db.select(AuditEvent)
+        .where(AuditEvent.object_type == "intake_record", AuditEvent.object_id == str(record.id))
+        .order_by(AuditEvent.id)
+    ).all()
+    return (
+        render_template(
+            "intake/show.html",
+            record=record,
+            form=form,
+            similar=similar,
+            complainant=services.complainant_display(record, current_user),
+            revealed=revealed,
+            history=history,
+        ),
+        status,
+    )
+
+
+@bp.route("/<int:record_id>/reveal", methods=["POST"])
+def reveal(record_id):
+    record = queries.get_record_or_404(record_id, current_user)
+    form = HandleIntakeForm()
+    if not form.validate_on_submit():
+        flash(_("表单已过期，请刷新后重试。"), "danger")
+        return redirect(url_for("intake.show", record_id=record.id))
+    identity = services.reveal_complainant(record, actor=current_user)
+    db.session.commit()
+    return _render_record(record, revealed=identity)
+
+
+def _apply_action(action, record, form, user):
+    """Run the handling service for ACTION; raises NotFound for an unknown action."""
+    version = form.version.data
+    if action in ("rectify", "quick_fix"):
+        services.rectify(
+            record,
+            actor=user,
+            expected_version=version,
+            title=form.title.data,
+            problem_number=form.problem_number.data if action == "rectify" else None,
+            quick_fix=action == "quick_fix",
+        )
+    elif action == "explain":
+        services.explain(record, form.explanation.data, actor=user, expected_version=version)
+    elif action == "duplicate":
+        services.mark_duplicate(record, form.duplicate_of.data, actor=user, expected_version=version)
+    elif action == "appeal":
+        services.file_appeal(record, form.reason.data, actor=user, expected_version=version)
+    elif action in ("appeal_uphold", "appeal_reject"):
+        services.decide_appeal(record, action == "appeal_uphold", form.note.data, actor=user, expected_version=version)
+    else:
+        raise NotFound(_("未知的处理方式。"))
+
+
+DONE_MESSAGES = {
+    "rectify": "已转入问题台账。",
+    "quick_fix": "已作为立行立改问题转入台账。",
+    "explain": "已记录解释说明。",
+    "duplicate": "已标记为重复件。",
+    "appeal": "已提交申诉，等待纪检监察员复核。",
+    "appeal_uphold": "申诉成立，该件不计入单位统计。",
+    "appeal_reject": "已驳回申诉，该件回到待处理。",
+}
+
+
+@bp.route("/<int:record_id>/handle", methods=["POST"])
+def handle(record_id):
+    record = queries.get_record_or_404(record_id, current_user)
+    form = HandleIntakeForm()
+    if not form.validate_on_submit():
+        return _render_record(record, form=form, status=400)
+    try:
+        _apply_action(form.action.data, record, form, current_user)
+    except Conflict as conflict:
+        db.session.rollback()
+        flash(conflict.message, "warning")
+        db.session.refresh(record)
+        return _render_record(record, form=form, status=409)
+    except ValidationFailed as failed:
+        db.session.rollback()
+        for name, message in failed.fields.items():
+            if hasattr(form, name):
+                form[name].errors = list(form[name].errors) + [message]
+        flash(failed.message, "danger")
+        db.session.refresh(record)
+        return _render_record(record, form=form, status=422)
+    db.session.commit()
+    flash(_(DONE_MESSAGES[form.action.data]), "success")
+    return redirect(url_for("intake.show", record_id=record.id))
+
+
+# ---- import --------------------------------------------------------------------------------------
+
+
+@bp.route("/import", methods=["GET", "POST"])
+def upload():
+    policy.require(current_user, "intake.import")
+    if request.method == "POST":
+        from flask_wtf.csrf import validate_csrf
+        from wtforms import ValidationError
+
+        try:
+            validate_csrf(request.form.get("csrf_token"))
+        except ValidationError:
+            flash(_("表单已过期，请刷新后重试。"), "danger")
+            return redirect(url_for("intake.upload"))
+        upload_file = request.files.get("file")
+        if upload_file is None or not upload_file.filename:
+            flash(_("请选择要导入的 CSV 或 Excel 文件。"), "danger")
+            return render_template("intake/upload.html", batches=queries.recent_batches()), 422
+        try:
+            path = imports.stage_upload(upload_file.stream, upload_file.filename)
+            batch = imports.stage_batch(path, upload_file.filename, actor=current_user)
+        except ValidationFailed as failed:
+            db.session.rollback()
+            flash(failed.message, "danger")
+            return render_template("intake/upload.html", batches=queries.recent_batches()), 422
+        db.session.commit()
+        return redirect(url_for("intake.mapping", batch_id=batch.id))
+    return render_template("intake/upload.html", batches=queries.recent_batches())
+
+
+def _get_batch(batch_id) -> ImportBatch:
+    policy.require(current_user, "intake.import")
+    batch = db.session.get(ImportBatch, batch_id)
+    if batch is None:
+        raise NotFound(_("未找到该导入任务。"))
+    return batch
+
+
+@bp.route("/import/<int:batch_id>/mapping", methods=["GET", "POST"])
+def mapping(batch_id):
+    batch = _get_batch(batch_id)
+    if batch.status != "staged":
+        return redirect(url_for("intake.batch", batch_id=batch.id))
+    headers = imports.headers_of(batch)
+    all_profiles = imports.profiles()
+    profile_name = request.values.get("profile") or ""
+    if request.method == "POST":
+        mapping_in = {name: request.form.get(f"map_{name}", "") for name in services.FIELDS}
+        defaults = dict(all_profiles.get(profile_name, {}).get("defaults", {}))
+        if request.form.get("default_channel"):
+            defaults["channel"] = request.form["default_channel"]
+        if request.form.get("default_kind"):
+            defaults["kind"] = request.form["default_kind"]
+        errors = {}
+        try:
+            if request.form.get("save_profile") and request.form.get("profile_name"):
+                imports.save_profile(
+                    request.form["profile_name"],
+                    {k: v for k, v in mapping_in.items() if v},
+                    defaults,
+                    actor=current_user,
+                )
+                profile_name = request.form["profile_name"].strip()
+            if request.form.get("go") == "import":
+                imports.queue_batch(batch, mapping_in, defaults, profile_name=profile_name or None)
+                db.session.commit()
+                imports.start_in_background(current_app._get_current_object(), batch.id)
+                return redirect(url_for("intake.batch", batch_id=batch.id))
+            db.session.commit()
+        except ValidationFailed as failed:
+            db.session.rollback()
+            errors = failed.fields
+            flash(failed.message, "danger")
+        current = {k: v for k, v in mapping_in.items() if v}
+        rows = imports.preview(batch_path(batch), current, defaults) if not errors else []
+        return render_template(
+            "intake/mapping.html",
+            batch=batch,
+            headers=headers,
+            mapping=current,
+            defaults=defaults,
+            profiles=all_profiles,
+            profile_name=profile_name,
+            rows=rows,
+            errors=errors,
+            canonical=False,
+        ), 422 if errors else 200
+    current, defaults, canonical = {}, {}, False
+    if profile_name in all_profiles:
+        current, defaults = dict(all_profiles[profile_name]["mapping"]), dict(all_profiles[profile_name]["defaults"])
+    else:
+        detected = imports.canonical_mapping(headers)
+        if detected:
+            current, canonical = detected, True
+        else:
+            profile_name = imports.matching_profile(headers) or ""
+            if profile_name:
+                current = dict(all_profiles[profile_name]["mapping"])
+                defaults = dict(all_profiles[profile_name]["defaults"])
+    rows = imports.preview(batch_path(batch), current, defaults) if current else []
+    return render_template(
+        "intake/mapping.html",
+        batch=batch,
+        headers=headers,
+        mapping=current,
+        defaults=defaults,
+        profiles=all_profiles,
+        profile_name=profile_name,
+        rows=rows,
+        errors={},
+        canonical=canonical,
+    )
+
+
+def batch_path(batch) -> Path:
+    return Path(batch.stored_path)
+
+
+@bp.route("/imports/<int:batch_id>")
+def batch(batch_id):
+    batch = _get_batch(batch_id)
+    errors = batch.errors.limit(200).all()
+    return render_template("intake/batch.html", batch=batch, errors=errors)
+
+
+@bp.route("/imports/<int:batch_id>/progress")
+def progress(batch_id):
+    batch = _get_batch(batch_id)
+    if request.headers.get("HX-Request"):
+        return render_template("intake/_progress.html", batch=batch)
+    return {
+        "status": batch.status,
+        "total": batch.total_rows,
+        "done": batch.done_rows,
+        "created": batch.created_count,
+        "duplicate": batch.duplicate_count,
+        "rejected": batch.rejected_count,
+        "percent": batch.percent,
+    }
+
+
+@bp.route("/imports/<int:batch_id>/errors.csv")
+def error_report(batch_id):
+    batch = _get_batch(batch_id)
+    body = rows_as_text_csv(imports.error_report(batch), [_("行号"), _("列"), _("原因")])
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename=import-{batch.id}-errors.csv"},
+    )
