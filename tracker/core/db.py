@@ -54,3 +54,16 @@ class VersionedMixin:
 
     def bump_version(self):
         self.version = (self.version or 0) + 1
+
+
+def insert_ignoring_conflicts(model, index_elements, session=None):
+    """INSERT … ON CONFLICT (INDEX_ELEMENTS) DO NOTHING for the session's backend (PostgreSQL or
+    SQLite): concurrent writers of the same key end with one row and no error."""
+    from tracker.extensions import db
+
+    bind = (session or db.session).get_bind()
+    if bind.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(model).on_conflict_do_nothing(index_elements=index_elements)

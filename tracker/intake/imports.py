@@ -20,6 +20,7 @@ from sqlalchemy import and_, delete, insert, or_, select, tuple_, update
 
 from tracker.audit import services as audit
 from tracker.core import clock
+from tracker.core.db import insert_ignoring_conflicts
 from tracker.core.errors import ValidationFailed
 from tracker.excel.services import open_table
 from tracker.extensions import db
@@ -366,7 +367,7 @@ def _import_chunk(batch, chunk, columns, headers, identity_headers, validator) -
             services.record_values(clean, source_row=source, batch_id=batch.id, actor_id=batch.created_by_id)
             for clean, source in candidates.values()
         ]
-        stmt = _insert_ignoring_conflicts().returning(IntakeRecord.id)
+        stmt = insert_ignoring_conflicts(IntakeRecord, ["channel", "external_id"]).returning(IntakeRecord.id)
         created = len(db.session.execute(stmt, values).all())
         duplicates += len(values) - created  # lost a race with a concurrent import or API call
     if errors:
@@ -379,15 +380,6 @@ def _import_chunk(batch, chunk, columns, headers, identity_headers, validator) -
     if batch.total_rows is not None and batch.done_rows > batch.total_rows:
         batch.total_rows = batch.done_rows
     db.session.commit()
-
-
-def _insert_ignoring_conflicts():
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    return dialect_insert(IntakeRecord).on_conflict_do_nothing(index_elements=["channel", "external_id"])
 
 
 def start_in_background(app, batch_id: int) -> threading.Thread:

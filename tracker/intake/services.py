@@ -16,6 +16,7 @@ from tracker.access import policy
 from tracker.audit import services as audit
 from tracker.auth.services import check_version
 from tracker.core import clock, crypto
+from tracker.core.db import insert_ignoring_conflicts
 from tracker.core.errors import Forbidden, ValidationFailed
 from tracker.core.sanitize import plain_text
 from tracker.extensions import db
@@ -90,9 +91,13 @@ def ensure_default_channels() -> None:
     """Create the standard channel list when the table is empty (idempotent)."""
     if db.session.scalar(select(func.count()).select_from(Channel)):
         return
-    for position, name in enumerate(DEFAULT_CHANNELS):
-        db.session.add(Channel(name=name, position=position, is_active=True))
-    db.session.flush()
+    now = clock.now()
+    rows = [
+        {"name": name, "position": position, "is_active": True, "created_at": now, "updated_at": now}
+        for position, name in enumerate(DEFAULT_CHANNELS)
+    ]
+    # Two first requests may race here; the loser's rows are simply skipped.
+    db.session.execute(insert_ignoring_conflicts(Channel, ["name"]), rows)
 
 
 def active_channels() -> list[str]:
@@ -234,6 +239,7 @@ class Validator:
         try:
             clean["complainant_phone"] = clean_phone(raw.get("complainant_phone"))
         except ValueError:
+            clean["complainant_phone"] = None
             errors["complainant_phone"] = _("联系电话格式不正确。")
         anonymous = raw.get("anonymous") in (True, "1", "true", "on", "yes", 1)
         clean["is_anonymous"] = anonymous or not (clean["complainant_name"] or clean["complainant_phone"])

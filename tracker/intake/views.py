@@ -100,6 +100,12 @@ def show(record_id):
 
 
 def _render_record(record, form=None, revealed=None, status=200):
+    kept = {}
+    if form is not None and status >= 400:
+        # What the user typed is shown again, never dropped, even when the action is gone.
+        for name in ("title", "problem_number", "explanation", "duplicate_of", "reason", "note"):
+            if form[name].data:
+                kept[str(form[name].label.text)] = form[name].data
     form = form or HandleIntakeForm(version=record.version)
     similar = queries.probable_duplicates(record) if policy.can(current_user, "intake.handle", record) else []
     history = db.session.scalars(
@@ -116,6 +122,7 @@ def _render_record(record, form=None, revealed=None, status=200):
             complainant=services.complainant_display(record, current_user),
             revealed=revealed,
             history=history,
+            kept=kept,
         ),
         status,
     )
