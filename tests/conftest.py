@@ -26,6 +26,7 @@ def _app(tmp_path_factory):
 
     class Config(TestConfig):
         SQLALCHEMY_DATABASE_URI = url
+        STORAGE_DIR = str(tmp_path_factory.mktemp("storage"))
 
     app = create_app(Config)
     with app.app_context():

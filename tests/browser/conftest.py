@@ -30,6 +30,7 @@ def live_app(tmp_path_factory):
 
     class Config(TestConfig):
         SQLALCHEMY_DATABASE_URI = f"sqlite:///{path}"
+        STORAGE_DIR = str(tmp_path_factory.mktemp("storage"))
         WTF_CSRF_ENABLED = True
 
     app = create_app(Config)
