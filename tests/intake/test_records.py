@@ -316,3 +316,21 @@ def test_inbox_ignores_garbage_filters_with_a_message(app, client, make):
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "已忽略无效的筛选条件" in html and "医院挂号难" in html
+
+
+def test_admin_adds_and_retires_channels(app, client, make):
+    make.org()
+    login(client, "admin")
+    post_form(client, "/admin/channels", {"name": "市长信箱"})
+    html = client.get("/admin/channels").get_data(as_text=True)
+    assert "市长信箱" in html
+    duplicate = post_form(client, "/admin/channels", {"name": "市长信箱"})
+    assert "已存在" in client.get(duplicate.headers["Location"]).get_data(as_text=True)
+    with app.app_context():
+        from tracker.intake.models import Channel
+
+        channel = db.session.scalar(select(Channel).where(Channel.name == "市长信箱"))
+        channel_id = channel.id
+    post_form(client, "/admin/channels", {"channel_id": channel_id, "active": "0"})
+    with app.app_context():
+        assert "市长信箱" not in services.active_channels()

@@ -528,3 +528,31 @@ def rotate_keys(batch_size=1000) -> int:
             last_id = record.id
             touched += 1
         db.session.flush()
+
+
+# ---- channels (admin) ----------------------------------------------------------------------------
+
+
+def add_channel(name: str, *, actor) -> Channel:
+    """Add a channel to the list. Raises ValidationFailed for an empty or existing name."""
+    ensure_default_channels()
+    name = plain_text(name, 50)
+    if not name:
+        raise ValidationFailed(_("请填写渠道名称。"), {"name": _("请填写渠道名称。")})
+    if db.session.scalar(select(Channel.id).where(Channel.name == name)):
+        raise ValidationFailed(_("渠道“%(n)s”已存在。", n=name), {"name": _("名称已存在。")})
+    position = (db.session.scalar(select(func.max(Channel.position))) or 0) + 1
+    channel = Channel(name=name, position=position, is_active=True)
+    db.session.add(channel)
+    db.session.flush()
+    audit.record(actor, "channel.create", "channel", channel.id, after={"name": name})
+    return channel
+
+
+def set_channel_active(channel: Channel, active: bool, *, actor) -> None:
+    """Retire or restore a channel; records already registered keep their channel name."""
+    if channel.is_active == active:
+        return
+    channel.is_active = active
+    audit.record(actor, "channel.activate" if active else "channel.deactivate", "channel", channel.id,
+                 before={"is_active": not active}, after={"is_active": active})

@@ -14,7 +14,7 @@ from tracker.extensions import db
 from tracker.settings import services
 from tracker.settings.models import CalendarOverride
 
-bp = Blueprint("settings", __name__, url_prefix="/admin/calendar")
+bp = Blueprint("settings", __name__, url_prefix="/admin")
 
 
 def _year_arg():
@@ -25,7 +25,7 @@ def _year_arg():
     return year if 2000 <= year <= 2100 else clock.today().year
 
 
-@bp.route("/")
+@bp.route("/calendar/")
 def calendar_page():
     policy.require(current_user, "calendar.manage")
     year = _year_arg()
@@ -53,7 +53,7 @@ def calendar_page():
     )
 
 
-@bp.route("/override", methods=["POST"])
+@bp.route("/calendar/override", methods=["POST"])
 def set_override():
     policy.require(current_user, "calendar.manage")
     year = request.form.get("year", "")
@@ -76,7 +76,7 @@ def set_override():
     return redirect(url_for("settings.calendar_page", year=day.year))
 
 
-@bp.route("/import", methods=["POST"])
+@bp.route("/calendar/import", methods=["POST"])
 def import_overrides():
     policy.require(current_user, "calendar.manage")
     upload = request.files.get("file")
@@ -93,3 +93,32 @@ def import_overrides():
         db.session.commit()
         flash(_("已导入 %(n)d 个日期。", n=count), "success")
     return redirect(url_for("settings.calendar_page", year=year))
+
+
+@bp.route("/channels", methods=["GET", "POST"])
+def channels():
+    """The admin-editable list of intake channels."""
+    from tracker.intake import services as intake_services
+    from tracker.intake.models import Channel
+
+    policy.require(current_user, "channel.manage")
+    if request.method == "POST":
+        try:
+            if request.form.get("channel_id"):
+                channel = db.session.get(Channel, int(request.form["channel_id"]))
+                if channel is None:
+                    raise ValidationFailed(_("渠道不存在。"))
+                intake_services.set_channel_active(channel, request.form.get("active") == "1", actor=current_user)
+            else:
+                intake_services.add_channel(request.form.get("name", ""), actor=current_user)
+        except (ValidationFailed, ValueError) as failed:
+            db.session.rollback()
+            flash(getattr(failed, "message", _("请求有误。")), "danger")
+        else:
+            db.session.commit()
+            flash(_("已保存。"), "success")
+        return redirect(url_for("settings.channels"))
+    intake_services.ensure_default_channels()
+    db.session.commit()
+    rows = db.session.scalars(select(Channel).order_by(Channel.position)).all()
+    return render_template("settings/channels.html", channels=rows)
