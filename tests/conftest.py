@@ -114,6 +114,47 @@ class Factory:
             db.session.commit()
             return user.id
 
+    def record(self, external_id, unit="UA", title="窗口服务态度差", body="办事窗口工作人员态度冷淡，推诿。", **extra):
+        """An intake record; returns its id."""
+        from tracker.intake import services
+
+        with self.app.app_context():
+            raw = {
+                "channel": "12345 热线",
+                "external_id": external_id,
+                "received_at": "2026-09-25 10:00",
+                "title": title,
+                "body": body,
+                "unit_code": unit,
+                "rating": "1",
+                **extra,
+            }
+            record, _created = services.register(raw, actor=None)
+            db.session.commit()
+            return record.id
+
+    def problem(self, unit="UA", title="窗口服务态度差", body="办事窗口工作人员态度冷淡，推诿。", assign=None, **extra):
+        """A problem behind a new intake record; ASSIGN (a dict of assignment details, owner as
+        username) also assigns it as the user "inspector". Returns the problem number."""
+        from tracker.auth.models import User
+        from tracker.ledger import services as ledger_services
+        from tracker.workflow import services as workflow
+
+        self._problems = getattr(self, "_problems", 0) + 1
+        record_id = self.record(f"P{self._problems}", unit=unit, title=title, body=body, **extra)
+        with self.app.app_context():
+            inspector = db.session.scalar(db.select(User).where(User.username == "inspector"))
+            problem = ledger_services.create_problem([record_id], title=title, actor=inspector)
+            if assign is not None:
+                owners = {"UA": "unita", "UB": "unitb"}
+                details = {"unit_code": unit, "owner": owners.get(unit), "measures": "立即整改", **assign}
+                from tracker.triage import services as triage
+
+                details.setdefault("tier", triage.suggest(problem).tier)
+                workflow.apply(problem, "assign", actor=inspector, expected_version=problem.version, **details)
+            db.session.commit()
+            return problem.number
+
     def org(self):
         """A small tree: SYS-A → UA → UA1; SYS-B → UB; plus one user per role."""
         self.unit("SYS-A", "甲系统")

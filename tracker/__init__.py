@@ -70,11 +70,12 @@ def register_blueprints(app):
     from tracker.audit.views import bp as audit_bp
     from tracker.auth.views import bp as auth_bp
     from tracker.intake.views import bp as intake_bp
+    from tracker.ledger.views import bp as ledger_bp
     from tracker.main.views import bp as main_bp
     from tracker.org.views import bp as org_bp
     from tracker.settings.views import bp as settings_bp
 
-    for bp in (main_bp, auth_bp, org_bp, audit_bp, settings_bp, intake_bp, api_bp):
+    for bp in (main_bp, auth_bp, org_bp, audit_bp, settings_bp, intake_bp, ledger_bp, api_bp):
         app.register_blueprint(bp)
 
 

@@ -4,6 +4,7 @@ from tracker.audit.models import AuditEvent  # noqa: F401
 from tracker.auth.models import ApiToken, LoginThrottle, User  # noqa: F401
 from tracker.core.sequences import Sequence  # noqa: F401
 from tracker.intake.models import Channel, ImportBatch, ImportProfile, ImportRowError, IntakeRecord  # noqa: F401
-from tracker.ledger.models import Problem  # noqa: F401
+from tracker.ledger.models import Category, Milestone, Problem  # noqa: F401
 from tracker.org.models import Unit, leader_units  # noqa: F401
 from tracker.settings.models import CalendarOverride  # noqa: F401
+from tracker.triage.models import DeadlineTemplate, TriageRule  # noqa: F401

@@ -6,6 +6,7 @@ from werkzeug.exceptions import BadRequest
 from tracker.access import policy
 from tracker.api.openapi import SPEC
 from tracker.auth.services import user_for_token
+from tracker.core import clock
 from tracker.core.errors import DomainError, ValidationFailed
 from tracker.core.security import PUBLIC_ENDPOINTS
 from tracker.extensions import csrf, db
@@ -83,3 +84,110 @@ def get_intake(record_id):
     user = g.api_user
     record = intake_queries.get_record_or_404(record_id, user)
     return jsonify(intake.api_view(record, user))
+
+
+# ---- problems ------------------------------------------------------------------------------------
+
+
+def problem_view(problem, user, with_records=False) -> dict:
+    from tracker.triage import services as triage
+
+    view = {
+        "number": problem.number,
+        "version": problem.version,
+        "title": problem.title,
+        "description": problem.description,
+        "category": problem.category,
+        "status": problem.status,
+        "tier": problem.tier,
+        "quick_fix": problem.is_quick_fix,
+        "channel": problem.channel,
+        "unit_code": problem.unit.code if problem.unit else None,
+        "owner": problem.owner.username if problem.owner else None,
+        "leader": problem.leader.username if problem.leader else None,
+        "measures": problem.measures,
+        "assigned_at": problem.assigned_at.isoformat() if problem.assigned_at else None,
+        "deadline": problem.deadline.isoformat() if problem.deadline else None,
+        "original_deadline": problem.original_deadline.isoformat() if problem.original_deadline else None,
+        "deadline_rule": problem.deadline_rule,
+        "overdue": problem.is_overdue(clock.today()),
+        "counters": {"rework": problem.rework_count, "reopen": problem.reopen_count},
+    }
+    if problem.status == "new":
+        suggestion = triage.suggest(problem)
+        view["suggested_tier"] = {"tier": suggestion.tier, "reasons": suggestion.reasons}
+    elif problem.suggested_tier:
+        view["suggested_tier"] = {"tier": problem.suggested_tier, "reasons": problem.tier_reasons or []}
+    if with_records:
+        view["intake_records"] = [intake.api_view(r, user) for r in problem.intake_records]
+        view["milestones"] = [
+            {"title": m.title, "due_date": m.due_date.isoformat(), "done": m.done_at is not None}
+            for m in problem.milestones
+        ]
+    return view
+
+
+@bp.route("/problems", methods=["POST"])
+def create_problem():
+    from tracker.ledger import services as ledger_services
+
+    user = g.api_user
+    data = json_body()
+    problem = ledger_services.create_problem(
+        data.get("intake_ids"),
+        title=data.get("title"),
+        actor=user,
+        description=data.get("description"),
+        category=data.get("category"),
+    )
+    db.session.commit()
+    return jsonify(problem_view(problem, user, with_records=True)), 201
+
+
+@bp.route("/problems")
+def list_problems():
+    from tracker.ledger import queries as ledger_queries
+
+    user = g.api_user
+    policy.require(user, "problem.view")
+    args = request.args.to_dict()
+    if args.get("overdue") in ("1", "true", "yes"):
+        args["due"] = "overdue"
+    flt = ledger_queries.LedgerFilter.from_args(args)
+    if flt.ignored:
+        raise ValidationFailed("查询参数有误。", {name: "无效的取值。" for name in flt.ignored})
+    try:
+        limit = min(200, max(1, int(request.args.get("limit", 50))))
+    except ValueError:
+        raise ValidationFailed("查询参数有误。", {"limit": "应为 1–200 的整数。"}) from None
+    page = ledger_queries.ledger_page(user, flt, size=limit)
+    return jsonify(items=[problem_view(p, user) for p in page.items], next_cursor=page.next_cursor)
+
+
+@bp.route("/problems/<number>")
+def get_problem(number):
+    from tracker.ledger import queries as ledger_queries
+
+    user = g.api_user
+    problem = ledger_queries.get_problem_or_404(number, user)
+    return jsonify(problem_view(problem, user, with_records=True))
+
+
+@bp.route("/problems/<number>/transitions", methods=["POST"])
+def transition(number):
+    from tracker.ledger import queries as ledger_queries
+    from tracker.workflow import services as workflow
+
+    user = g.api_user
+    problem = ledger_queries.get_problem_or_404(number, user)
+    data = json_body()
+    action = data.pop("action", None)
+    version = data.pop("version", None)
+    if not isinstance(action, str) or not action:
+        raise ValidationFailed("请给出操作（action）。", {"action": "必填。"})
+    if not isinstance(version, int):
+        raise ValidationFailed("请给出所见的版本号（version，整数）。", {"version": "必填，整数。"})
+    details = {k: v for k, v in data.items() if k not in ("actor", "expected_version", "problem")}
+    workflow.apply(problem, action, actor=user, expected_version=version, **details)
+    db.session.commit()
+    return jsonify(problem_view(problem, user, with_records=True))

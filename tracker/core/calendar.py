@@ -85,6 +85,28 @@ class WorkdayCalendar:
         return _base_is_workday(day)
 
 
+class WorkdayIndex:
+    """Working-day counts between any two days of a window in O(1): a prefix sum built once.
+    For lists and exports that need "days left / days overdue" for many rows."""
+
+    def __init__(self, start: date, end: date):
+        cal = WorkdayCalendar(start, end)
+        self.start, self.end = start, end
+        self._cumulative = []
+        count, day = 0, start
+        while day <= end:
+            if cal.is_workday(day):
+                count += 1
+            self._cumulative.append(count)
+            day += timedelta(days=1)
+
+    def between(self, a: date, b: date) -> int:
+        """As workdays_between(a, b), for days inside the window (falls back outside it)."""
+        if not (self.start <= a <= self.end and self.start <= b <= self.end):
+            return workdays_between(a, b)
+        return self._cumulative[(b - self.start).days] - self._cumulative[(a - self.start).days]
+
+
 def is_workday(day: date) -> bool:
     """True when DAY is a statutory working day."""
     return WorkdayCalendar(day, day).is_workday(day)

@@ -129,3 +129,43 @@ def rows_as_text_csv(rows, headers) -> bytes:
     writer.writerow(headers)
     writer.writerows(rows)
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def write_xlsx(path: Path, headers: list[str], rows, sheet_name="Sheet1", widths=None) -> int:
+    """Write ROWS (an iterable of sequences) to PATH in constant memory; text that a spreadsheet
+    would run as a formula is neutralised. Returns the number of data rows."""
+    import xlsxwriter
+
+    from tracker.core.sanitize import neutralise_cell
+
+    workbook = xlsxwriter.Workbook(
+        str(path), {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
+    )
+    sheet = workbook.add_worksheet(sheet_name)
+    bold = workbook.add_format({"bold": True, "bg_color": "#EEF1F6", "border": 1})
+    for col, width in enumerate(widths or []):
+        sheet.set_column(col, col, width)
+    sheet.write_row(0, 0, headers, bold)
+    sheet.freeze_panes(1, 0)
+    count = 0
+    for count, row in enumerate(rows, start=1):
+        sheet.write_row(count, 0, [neutralise_cell(v) for v in row])
+    workbook.close()
+    return count
+
+
+def stream_csv(headers: list[str], rows):
+    """CSV lines (UTF-8 with BOM for Excel) generated row by row, formulas neutralised."""
+    from tracker.core.sanitize import neutralise_cell
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    buffer.write("\ufeff")
+    writer.writerow(headers)
+    for number, row in enumerate(rows, start=1):
+        writer.writerow([neutralise_cell(v) for v in row])
+        if number % 1000 == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()

@@ -554,5 +554,11 @@ def set_channel_active(channel: Channel, active: bool, *, actor) -> None:
     if channel.is_active == active:
         return
     channel.is_active = active
-    audit.record(actor, "channel.activate" if active else "channel.deactivate", "channel", channel.id,
-                 before={"is_active": not active}, after={"is_active": active})
+    audit.record(
+        actor,
+        "channel.activate" if active else "channel.deactivate",
+        "channel",
+        channel.id,
+        before={"is_active": not active},
+        after={"is_active": active},
+    )

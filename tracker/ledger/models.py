@@ -3,8 +3,8 @@
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from tracker.core.db import TimestampMixin, UTCDateTime, VersionedMixin
 from tracker.extensions import db
@@ -49,9 +49,15 @@ class Problem(TimestampMixin, VersionedMixin, db.Model):
     title: Mapped[str] = mapped_column(String(200), nullable=False)
     description: Mapped[str] = mapped_column(Text, nullable=False, default="")
     category: Mapped[str | None] = mapped_column(String(50), index=True)
+    # Where the (first) record behind the problem came from, kept here so that the ledger filters fast.
+    channel: Mapped[str | None] = mapped_column(String(50), index=True)
+    source_kind: Mapped[str | None] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), nullable=False, default=Status.NEW, index=True)
     tier: Mapped[str | None] = mapped_column(String(8), index=True)
     is_quick_fix: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    suggested_tier: Mapped[str | None] = mapped_column(String(8))
+    tier_reasons: Mapped[list | None] = mapped_column(JSON)
+    tier_override_reason: Mapped[str | None] = mapped_column(Text)
     urgency: Mapped[int | None] = mapped_column(Integer)
     difficulty: Mapped[int | None] = mapped_column(Integer)
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
@@ -65,6 +71,7 @@ class Problem(TimestampMixin, VersionedMixin, db.Model):
     deadline: Mapped[date | None] = mapped_column(Date, index=True)
     original_deadline: Mapped[date | None] = mapped_column(Date)
     deadline_rule: Mapped[str | None] = mapped_column(String(200))
+    deadline_note: Mapped[str | None] = mapped_column(Text)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     rework_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     reopen_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
@@ -74,6 +81,21 @@ class Problem(TimestampMixin, VersionedMixin, db.Model):
     leader = relationship("User", foreign_keys=[leader_id])
     inspector = relationship("User", foreign_keys=[inspector_id])
     intake_records = relationship("IntakeRecord", back_populates="problem", order_by="IntakeRecord.received_at")
+    milestones = relationship(
+        "Milestone", back_populates="problem", order_by="Milestone.position", cascade="all, delete-orphan"
+    )
+
+    # SQLAlchemy adds "AND version = :seen" to every UPDATE and raises StaleDataError when another
+    # transaction got there first: no lost updates even between two requests that both passed a check.
+    @declared_attr.directive
+    def __mapper_args__(cls):
+        return {"version_id_col": cls.__table__.c.version}
+
+    __table_args__ = (
+        db.Index("ix_problems_status_deadline", "status", "deadline", "id"),
+        db.Index("ix_problems_unit_status_deadline", "unit_id", "status", "deadline", "id"),
+        db.Index("ix_problems_deadline_id", "deadline", "id"),
+    )
 
     def __repr__(self):
         return f"<Problem {self.number} {self.status}>"
@@ -85,3 +107,66 @@ class Problem(TimestampMixin, VersionedMixin, db.Model):
     @property
     def status_label(self):
         return STATUS_LABELS.get(self.status, self.status)
+
+    @property
+    def tier_label(self):
+        return TIER_LABELS.get(self.tier, "")
+
+    def is_overdue(self, today: date) -> bool:
+        """Derived, never stored: open and past the end of its deadline day."""
+        return self.is_open and self.deadline is not None and today > self.deadline
+
+    def audit_state(self):
+        return {
+            "title": self.title,
+            "category": self.category,
+            "tier": self.tier,
+            "is_quick_fix": self.is_quick_fix,
+            "unit_id": self.unit_id,
+            "owner_id": self.owner_id,
+            "leader_id": self.leader_id,
+            "measures": self.measures,
+            "deadline": self.deadline.isoformat() if self.deadline else None,
+            "status": self.status,
+        }
+
+
+class Milestone(db.Model):
+    """A back-scheduled step of a blue problem (倒排工期)."""
+
+    __tablename__ = "milestones"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer, nullable=False)
+    title: Mapped[str] = mapped_column(String(200), nullable=False)
+    due_date: Mapped[date] = mapped_column(Date, nullable=False)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    done_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    problem = relationship("Problem", back_populates="milestones")
+
+
+class Category(db.Model):
+    __tablename__ = "categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50), unique=True, nullable=False)
+    is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    position: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+
+DEFAULT_CATEGORIES = [
+    "困难救助",
+    "环境保护",
+    "干部作风",
+    "学校教育",
+    "文化生活",
+    "审批效率",
+    "城乡建设",
+    "劳动和社会保障",
+    "卫生计生",
+    "交通运输",
+    "商贸旅游",
+    "教育文体",
+]

@@ -11,3 +11,23 @@
   }, true);
 })();
 
+
+(function () {
+  "use strict";
+  // Print buttons (no inline onclick: the CSP allows only scripts from /static).
+  document.addEventListener("click", function (event) {
+    if (event.target.closest("[data-print]")) {
+      window.print();
+    }
+  });
+  // A text box that filters the options of the select named in data-filter-select.
+  document.addEventListener("input", function (event) {
+    var box = event.target;
+    var id = box.getAttribute("data-filter-select");
+    if (!id) { return; }
+    var needle = box.value.trim();
+    Array.prototype.forEach.call(document.getElementById(id).options, function (option) {
+      option.hidden = needle !== "" && option.value !== "" && option.text.indexOf(needle) === -1;
+    });
+  });
+})();

@@ -1,0 +1,324 @@
+"""Read-only ledger queries, access-scoped: the filtered list with keyset pagination, counts, one problem."""
+
+import base64
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from flask_babel import gettext as _
+from sqlalchemy import and_, func, or_, select
+
+from tracker.access import policy
+from tracker.core import calendar, clock
+from tracker.core.errors import NotFound
+from tracker.extensions import db
+from tracker.ledger.models import OPEN_STATUSES, Problem, Status, Tier
+from tracker.org.queries import subtree_ids
+
+PAGE_SIZE = 50
+# Working days before the deadline at which an open problem counts as due soon (DESIGN.md §4).
+DUE_SOON_DAYS = {Tier.RED: 0, Tier.YELLOW: 2, Tier.BLUE: 5}
+QUICK_FIX_DUE_SOON = 0
+SORTS = ("-id", "id", "deadline", "-deadline")
+
+
+def get_problem_or_404(number: str, user) -> Problem:
+    """The problem if USER may see it; the same NotFound for missing and out-of-scope problems."""
+    problem = db.session.scalar(select(Problem).where(Problem.number == (number or "").strip().upper()))
+    if problem is None or not policy.can(user, "problem.view", problem):
+        raise NotFound(_("未找到该问题。"))
+    return problem
+
+
+@dataclass
+class LedgerFilter:
+    status: str = ""
+    tier: str = ""
+    unit_id: int | None = None
+    category: str = ""
+    channel: str = ""
+    due: str = ""  # overdue | soon
+    assigned_from: date | None = None
+    assigned_to: date | None = None
+    leader_id: int | None = None
+    q: str = ""
+    sort: str = "-id"
+    cursor: str = ""
+    ignored: list = field(default_factory=list)
+
+    @classmethod
+    def from_args(cls, args) -> "LedgerFilter":
+        """Parse query arguments; garbage is dropped and named in `ignored`, never a 500."""
+        flt = cls()
+        statuses = {s.value for s in Status} | {"open"}
+        for name, allowed in (
+            ("status", statuses),
+            ("tier", {t.value for t in Tier} | {"quick_fix"}),
+            ("due", {"overdue", "soon"}),
+            ("sort", set(SORTS)),
+        ):
+            value = args.get(name, "")
+            if value and value not in allowed:
+                flt.ignored.append(name)
+            elif value:
+                setattr(flt, name, value)
+        for name, attr in (("unit", "unit_id"), ("leader", "leader_id")):
+            value = args.get(name, "") or args.get(attr, "")
+            if value:
+                try:
+                    setattr(flt, attr, int(value))
+                except ValueError:
+                    flt.ignored.append(name)
+        for name in ("assigned_from", "assigned_to"):
+            value = args.get(name, "")
+            if value:
+                try:
+                    setattr(flt, name, date.fromisoformat(value))
+                except ValueError:
+                    flt.ignored.append(name)
+        flt.category = args.get("category", "")[:50]
+        flt.channel = args.get("channel", "")[:50]
+        flt.q = args.get("q", "").strip()[:100]
+        flt.cursor = args.get("cursor", "")[:200]
+        return flt
+
+    def args(self, **override) -> dict:
+        """The filter as query arguments (for links), without empty values."""
+        values = {
+            "status": self.status,
+            "tier": self.tier,
+            "unit": self.unit_id,
+            "category": self.category,
+            "channel": self.channel,
+            "due": self.due,
+            "assigned_from": self.assigned_from,
+            "assigned_to": self.assigned_to,
+            "leader": self.leader_id,
+            "q": self.q,
+            "sort": self.sort if self.sort != "-id" else "",
+        }
+        values.update(override)
+        return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in values.items() if v not in (None, "")}
+
+
+def due_soon_condition(today: date):
+    """Open problems whose deadline is today or within their tier's warning window."""
+    parts = []
+    for tier, days in DUE_SOON_DAYS.items():
+        limit = calendar.add_workdays(today, days) if days else today
+        parts.append(and_(Problem.tier == tier, Problem.is_quick_fix.is_(False), Problem.deadline <= limit))
+    limit = calendar.add_workdays(today, QUICK_FIX_DUE_SOON) if QUICK_FIX_DUE_SOON else today
+    parts.append(and_(Problem.is_quick_fix.is_(True), Problem.deadline <= limit))
+    return and_(Problem.status.in_(OPEN_STATUSES), Problem.deadline >= today, or_(*parts))
+
+
+def filtered(user, flt: LedgerFilter, *, for_counts=False):
+    """SELECT of the problems USER may see that match FLT (no order, no paging)."""
+    stmt = select(Problem)
+    scope = policy.visible_unit_ids(user)
+    if scope is not None:
+        stmt = stmt.where(Problem.unit_id.in_(sorted(scope) or [-1]))
+    if flt.status == "open":
+        stmt = stmt.where(Problem.status.in_(OPEN_STATUSES))
+    elif flt.status and not for_counts:
+        stmt = stmt.where(Problem.status == flt.status)
+    if flt.tier == "quick_fix":
+        stmt = stmt.where(Problem.is_quick_fix.is_(True))
+    elif flt.tier and not for_counts:
+        stmt = stmt.where(Problem.tier == flt.tier)
+    if flt.unit_id:
+        stmt = stmt.where(Problem.unit_id.in_(sorted(subtree_ids({flt.unit_id})) or [-1]))
+    if flt.category:
+        stmt = stmt.where(Problem.category == flt.category)
+    if flt.channel:
+        stmt = stmt.where(Problem.channel == flt.channel)
+    if flt.leader_id:
+        stmt = stmt.where(Problem.leader_id == flt.leader_id)
+    today = clock.today()
+    if flt.due == "overdue":
+        stmt = stmt.where(Problem.status.in_(OPEN_STATUSES), Problem.deadline < today)
+    elif flt.due == "soon":
+        stmt = stmt.where(due_soon_condition(today))
+    zone = clock.timezone()
+    if flt.assigned_from:
+        stmt = stmt.where(Problem.assigned_at >= datetime.combine(flt.assigned_from, time(), zone))
+    if flt.assigned_to:
+        stmt = stmt.where(Problem.assigned_at < datetime.combine(flt.assigned_to + timedelta(days=1), time(), zone))
+    if flt.q:
+        like = f"%{flt.q}%"
+        stmt = stmt.where(
+            or_(Problem.number == flt.q.upper(), Problem.title.ilike(like), Problem.description.ilike(like))
+        )
+    return stmt
+
+
+def encode_cursor(values) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values, default=str).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str):
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value, last_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        return (date.fromisoformat(value) if value else None), int(last_id)
+    except (ValueError, TypeError, json.JSONDecodeError):
+        return None
+
+
+def _after_cursor(stmt, sort, cursor):
+    """Keyset condition: the rows after CURSOR in SORT order (deadline NULLs sort last)."""
+    decoded = decode_cursor(cursor)
+    if decoded is None:
+        return stmt, False
+    value, last_id = decoded
+    if sort == "-id":
+        return stmt.where(Problem.id < last_id), True
+    if sort == "id":
+        return stmt.where(Problem.id > last_id), True
+    if sort == "deadline":
+        if value is None:
+            return stmt.where(Problem.deadline.is_(None), Problem.id > last_id), True
+        return stmt.where(
+            or_(
+                Problem.deadline > value,
+                and_(Problem.deadline == value, Problem.id > last_id),
+                Problem.deadline.is_(None),
+            )
+        ), True
+    # -deadline: NULLs first (they sort last ascending), then latest deadlines
+    if value is None:
+        return stmt.where(
+            or_(and_(Problem.deadline.is_(None), Problem.id < last_id), Problem.deadline.is_not(None))
+        ), True
+    return stmt.where(or_(Problem.deadline < value, and_(Problem.deadline == value, Problem.id < last_id))), True
+
+
+def _ordering(sort):
+    if sort == "id":
+        return [Problem.id.asc()]
+    if sort == "deadline":
+        return [Problem.deadline.asc().nulls_last(), Problem.id.asc()]
+    if sort == "-deadline":
+        return [Problem.deadline.desc().nulls_first(), Problem.id.desc()]
+    return [Problem.id.desc()]
+
+
+@dataclass
+class LedgerPage:
+    items: list
+    next_cursor: str | None
+    is_first: bool
+
+
+def ledger_page(user, flt: LedgerFilter, size: int = PAGE_SIZE) -> LedgerPage:
+    """One page of the ledger in FLT's order, starting after FLT's cursor. Keyset pagination:
+    page 2,000 costs what page 1 costs."""
+    stmt, has_cursor = _after_cursor(filtered(user, flt), flt.sort, flt.cursor)
+    if flt.cursor and not has_cursor:
+        flt.ignored.append("cursor")
+    rows = list(db.session.scalars(stmt.order_by(*_ordering(flt.sort)).limit(size + 1)))
+    next_cursor = None
+    if len(rows) > size:
+        rows = rows[:size]
+        last = rows[-1]
+        next_cursor = encode_cursor([last.deadline.isoformat() if last.deadline else None, last.id])
+    return LedgerPage(rows, next_cursor, not has_cursor)
+
+
+def counts(user, flt: LedgerFilter) -> dict:
+    """Problems per tier and per status for the filter (ignoring its own tier and status choice)."""
+    base = filtered(user, flt, for_counts=True).with_only_columns(Problem.tier, Problem.status, func.count())
+    rows = db.session.execute(base.group_by(Problem.tier, Problem.status)).all()
+    by_tier, by_status = {}, {}
+    for tier, status, n in rows:
+        by_tier[tier or ""] = by_tier.get(tier or "", 0) + n
+        by_status[status] = by_status.get(status, 0) + n
+    return {"tier": by_tier, "status": by_status, "total": sum(by_status.values())}
+
+
+def days_index(today: date, problems) -> calendar.WorkdayIndex:
+    deadlines = [p.deadline for p in problems if p.deadline]
+    low = min([today, *deadlines]) - timedelta(days=1)
+    high = max([today, *deadlines]) + timedelta(days=1)
+    return calendar.WorkdayIndex(low, high)
+
+
+def days_left(problem: Problem, today: date, index=None) -> int | None:
+    """Working days left (negative: working days overdue); None without a deadline or when done."""
+    if problem.deadline is None or not problem.is_open:
+        return None
+    between = index.between if index else calendar.workdays_between
+    if today > problem.deadline:
+        return -between(problem.deadline, today)
+    return between(today, problem.deadline)
+
+
+EXPORT_HEADERS = [
+    "序号",
+    "编号",
+    "问题",
+    "来源",
+    "分级",
+    "责任单位",
+    "责任人",
+    "分管领导",
+    "整改措施",
+    "完成时限",
+    "状态",
+    "逾期天数",
+]
+EXPORT_WIDTHS = [7, 16, 40, 14, 6, 22, 10, 10, 40, 12, 8, 9]
+
+
+def export_rows(user, flt: LedgerFilter, batch=2000):
+    """The ledger rows of FLT for export, streamed from the database (no ORM objects kept)."""
+    from sqlalchemy.orm import aliased
+
+    from tracker.auth.models import User
+    from tracker.ledger.models import STATUS_LABELS, TIER_LABELS
+    from tracker.org.models import Unit
+
+    owner, leader = aliased(User), aliased(User)
+    base = filtered(user, flt).subquery()
+    stmt = (
+        select(
+            base.c.number,
+            base.c.title,
+            base.c.channel,
+            base.c.tier,
+            base.c.is_quick_fix,
+            Unit.name,
+            owner.name,
+            leader.name,
+            base.c.measures,
+            base.c.deadline,
+            base.c.status,
+        )
+        .select_from(base)
+        .outerjoin(Unit, Unit.id == base.c.unit_id)
+        .outerjoin(owner, owner.id == base.c.owner_id)
+        .outerjoin(leader, leader.id == base.c.leader_id)
+        .order_by(base.c.id)
+        .execution_options(yield_per=batch)
+    )
+    today = clock.today()
+    index = calendar.WorkdayIndex(today - timedelta(days=3 * 366), today + timedelta(days=1))
+    open_values = {s.value for s in OPEN_STATUSES}
+    for number, row in enumerate(db.session.execute(stmt), start=1):
+        code, title, channel, tier, quick, unit, owner_name, leader_name, measures, deadline, status = row
+        overdue = index.between(deadline, today) if status in open_values and deadline and today > deadline else 0
+        tier_text = TIER_LABELS.get(tier, "") + ("（立行立改）" if quick else "")
+        yield (
+            number,
+            code,
+            title,
+            channel or "",
+            tier_text,
+            unit or "",
+            owner_name or "",
+            leader_name or "",
+            measures or "",
+            deadline.isoformat() if deadline else "",
+            STATUS_LABELS.get(status, status),
+            overdue,
+        )

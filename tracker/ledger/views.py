@@ -1,0 +1,264 @@
+"""The ledger pages: the list (问题台账), export, one problem, assignment."""
+
+import tempfile
+from pathlib import Path
+
+from flask import (
+    Blueprint,
+    Response,
+    after_this_request,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    stream_with_context,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+from wtforms import SelectChoice
+
+from tracker.access import policy
+from tracker.access.policy import Role
+from tracker.audit.models import AuditEvent
+from tracker.auth.models import User
+from tracker.core import calendar, clock
+from tracker.core.errors import Conflict, ValidationFailed
+from tracker.excel.services import stream_csv, write_xlsx
+from tracker.extensions import db
+from tracker.intake import services as intake_services
+from tracker.ledger import queries
+from tracker.ledger.forms import AssignProblemForm
+from tracker.ledger.models import STATUS_LABELS, TIER_LABELS, Category
+from tracker.org import queries as org_queries
+from tracker.triage import services as triage
+from tracker.workflow import services as workflow
+
+bp = Blueprint("ledger", __name__, url_prefix="/ledger")
+WEEKDAYS = ["星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日"]
+
+
+def _visible_units():
+    units = org_queries.tree_order(org_queries.all_units())
+    scope = policy.visible_unit_ids(current_user)
+    return units if scope is None else [(u, d) for u, d in units if u.id in scope]
+
+
+@bp.route("/")
+def index():
+    policy.require(current_user, "problem.view")
+    flt = queries.LedgerFilter.from_args(request.args)
+    page = queries.ledger_page(current_user, flt)
+    if flt.ignored:
+        flash(_("已忽略无效的筛选条件：%(f)s", f="、".join(sorted(set(flt.ignored)))), "warning")
+    today = clock.today()
+    index = queries.days_index(today, page.items)
+    return render_template(
+        "ledger/index.html",
+        page=page,
+        flt=flt,
+        today=today,
+        days={p.id: queries.days_left(p, today, index) for p in page.items},
+        units=_visible_units(),
+        categories=db.session.scalars(select(Category.name).order_by(Category.position)).all(),
+        channels=intake_services.active_channels(),
+        leaders=db.session.scalars(select(User).where(User.role == Role.LEADER).order_by(User.name)).all(),
+        statuses=STATUS_LABELS,
+        tiers=TIER_LABELS,
+    )
+
+
+@bp.route("/counts")
+def counts():
+    policy.require(current_user, "problem.view")
+    flt = queries.LedgerFilter.from_args(request.args)
+    return render_template(
+        "ledger/_counts.html",
+        counts=queries.counts(current_user, flt),
+        flt=flt,
+        statuses=STATUS_LABELS,
+        tiers=TIER_LABELS,
+    )
+
+
+@bp.route("/export.<fmt>")
+def export(fmt):
+    policy.require(current_user, "problem.view")
+    flt = queries.LedgerFilter.from_args(request.args)
+    stamp = clock.local_now().strftime("%Y%m%d-%H%M")
+    if fmt == "csv":
+        body = stream_with_context(stream_csv(queries.EXPORT_HEADERS, queries.export_rows(current_user, flt)))
+        return Response(
+            body, mimetype="text/csv", headers={"Content-Disposition": f"attachment; filename=ledger-{stamp}.csv"}
+        )
+    if fmt != "xlsx":
+        return redirect(url_for("ledger.index", **flt.args()))
+    handle = tempfile.NamedTemporaryFile(suffix=".xlsx", delete=False)  # noqa: SIM115 - removed after sending
+    handle.close()
+    path = Path(handle.name)
+    write_xlsx(
+        path,
+        queries.EXPORT_HEADERS,
+        queries.export_rows(current_user, flt),
+        sheet_name="问题台账",
+        widths=queries.EXPORT_WIDTHS,
+    )
+
+    @after_this_request
+    def remove(response):
+        response.call_on_close(lambda: path.unlink(missing_ok=True))
+        return response
+
+    return send_file(
+        path,
+        as_attachment=True,
+        download_name=f"ledger-{stamp}.xlsx",
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+
+
+@bp.route("/<number>")
+def show(number):
+    problem = queries.get_problem_or_404(number, current_user)
+    today = clock.today()
+    history = db.session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.object_type == "problem", AuditEvent.object_id == problem.number)
+        .order_by(AuditEvent.id)
+    ).all()
+    records = [(r, intake_services.complainant_display(r, current_user)) for r in problem.intake_records]
+    return render_template(
+        "ledger/show.html",
+        problem=problem,
+        today=today,
+        days_left=queries.days_left(problem, today),
+        weekday=WEEKDAYS[problem.deadline.weekday()] if problem.deadline else "",
+        records=records,
+        history=history,
+        actions=workflow.allowed_actions(problem, current_user),
+    )
+
+
+def _assign_form(problem):
+    form = AssignProblemForm()
+    form.unit_id.choices = [SelectChoice("", _("（请选择）"))] + [
+        SelectChoice(str(u.id), "　" * d + u.name) for u, d in org_queries.tree_order(org_queries.all_units(True))
+    ]
+    unit_id = form.unit_id.data or (str(problem.unit_id) if problem.unit_id else "")
+    form.owner_id.choices = _people_choices(unit_id)
+    leaders = db.session.scalars(
+        select(User).where(User.role == Role.LEADER, User.is_active.is_(True)).order_by(User.name)
+    ).all()
+    form.leader_id.choices = [SelectChoice("", _("（无）"))] + [SelectChoice(str(u.id), u.name) for u in leaders]
+    return form
+
+
+def _people_choices(unit_id):
+    choices = [SelectChoice("", _("（请选择）"))]
+    if unit_id and str(unit_id).isdigit():
+        people = db.session.scalars(
+            select(User)
+            .where(User.unit_id == int(unit_id), User.role == Role.UNIT, User.is_active.is_(True))
+            .order_by(User.name)
+        ).all()
+        choices += [SelectChoice(str(u.id), u.name) for u in people]
+    return choices
+
+
+@bp.route("/<number>/assign", methods=["GET", "POST"])
+def assign(number):
+    problem = queries.get_problem_or_404(number, current_user)
+    policy.require(current_user, "problem.assign", problem)
+    suggestion = triage.suggest(problem)
+    form = _assign_form(problem)
+    status = 200
+    if request.method == "GET":
+        form.version.data = problem.version
+        form.tier.data = suggestion.tier
+        form.quick_fix.data = problem.is_quick_fix
+        form.unit_id.data = str(problem.unit_id or "")
+    if form.validate_on_submit():
+        details = {k: v for k, v in form.data.items() if k not in ("csrf_token", "version")}
+        details["milestones"] = _milestones_from(request.form)
+        try:
+            workflow.apply(problem, "assign", actor=current_user, expected_version=form.version.data, **details)
+        except Conflict as conflict:
+            db.session.rollback()
+            flash(conflict.message, "warning")
+            status = 409
+        except ValidationFailed as failed:
+            db.session.rollback()
+            for name, message in failed.fields.items():
+                if name in form:
+                    form[name].errors = list(form[name].errors) + [message]
+            flash(failed.message, "danger")
+            status = 422
+        else:
+            db.session.commit()
+            flash(_("已交办 %(n)s。", n=problem.number), "success")
+            return redirect(url_for("ledger.show", number=problem.number))
+        db.session.refresh(problem)
+    elif form.errors:
+        status = 422
+    proposal = _proposal(problem, form.tier.data or suggestion.tier, bool(form.quick_fix.data))
+    return render_template(
+        "ledger/assign.html",
+        problem=problem,
+        form=form,
+        suggestion=suggestion,
+        proposal=proposal,
+        posted_milestones=_milestones_from(request.form),
+    ), status
+
+
+def _milestones_from(data):
+    rows = []
+    for i in range(10):
+        title, due = data.get(f"milestone_title_{i}"), data.get(f"milestone_date_{i}")
+        if title is None and due is None:
+            continue
+        if title or due:
+            rows.append({"title": title, "due_date": due})
+    return rows
+
+
+def _proposal(problem, tier, quick_fix):
+    today = clock.today()
+    proposed = triage.propose_deadline(tier, quick_fix, problem.source_kind, today)
+    milestones = triage.propose_milestones(today, proposed.deadline) if tier == "blue" else []
+    return {
+        "deadline": proposed.deadline,
+        "days": proposed.days,
+        "rule_text": proposed.rule_text,
+        "weekday": WEEKDAYS[proposed.deadline.weekday()],
+        "milestones": milestones,
+        "left": calendar.workdays_between(today, proposed.deadline),
+        "tier": tier,
+    }
+
+
+@bp.route("/<number>/proposal")
+def proposal(number):
+    problem = queries.get_problem_or_404(number, current_user)
+    policy.require(current_user, "problem.assign", problem)
+    tier = request.args.get("tier") if request.args.get("tier") in ("red", "yellow", "blue") else "yellow"
+    return render_template(
+        "ledger/_proposal.html",
+        proposal=_proposal(problem, tier, request.args.get("quick_fix") == "y"),
+        form=_assign_form(problem),
+        posted_milestones=[],
+    )
+
+
+@bp.route("/people")
+def people():
+    policy.require(current_user, "problem.assign")
+    choices = _people_choices(request.args.get("unit_id", ""))
+    return render_template("ledger/_people.html", choices=choices)
+
+
+@bp.app_template_filter("weekday")
+def weekday_filter(value):
+    return WEEKDAYS[value.weekday()] if value else ""

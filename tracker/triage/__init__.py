@@ -1,0 +1,1 @@
+"""Triage: red/yellow/blue tier suggestions with reasons, and deadline templates."""

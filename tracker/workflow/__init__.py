@@ -1,0 +1,1 @@
+"""Problem workflow: states, the transition table, apply()."""

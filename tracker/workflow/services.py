@@ -1,0 +1,259 @@
+"""The problem state machine as data, and `apply()`: the only place that assigns `problem.status`.
+
+apply() checks the actor's permission (per unit), the current state and the version the actor saw,
+runs the action's effect, moves the state and writes the audit event, all in the caller's
+transaction. A concurrent change makes the UPDATE match no row (the version column) and becomes a
+Conflict, never a lost update.
+"""
+
+from dataclasses import dataclass
+from datetime import date
+
+from flask_babel import gettext as _
+from sqlalchemy.orm.exc import StaleDataError
+
+from tracker.access import policy
+from tracker.access.policy import Role
+from tracker.audit import services as audit
+from tracker.auth.services import check_version
+from tracker.core import calendar, clock
+from tracker.core.errors import Conflict, ValidationFailed
+from tracker.core.sanitize import plain_text
+from tracker.extensions import db
+from tracker.ledger.models import Milestone, Problem, Status, Tier
+from tracker.org.models import Unit
+from tracker.triage import services as triage
+
+
+class InvalidTransition(Conflict):
+    code = "invalid_transition"
+
+
+@dataclass(frozen=True)
+class Transition:
+    to: str
+    permission: str
+    required: tuple = ()
+    label: str = ""
+
+
+TRANSITIONS: dict[tuple[str, str], Transition] = {
+    (Status.NEW, "assign"): Transition(
+        Status.ASSIGNED, "problem.assign", ("tier", "unit_id", "owner_id", "measures"), "交办"
+    ),
+}
+
+
+def allowed_actions(problem: Problem, user) -> list[str]:
+    """The actions USER may take on PROBLEM now (for showing buttons; apply() checks again)."""
+    return [
+        action
+        for (state, action), t in TRANSITIONS.items()
+        if state == problem.status and policy.can(user, t.permission, problem)
+    ]
+
+
+def apply(problem: Problem, action: str, *, actor, expected_version=None, **details) -> Problem:
+    """Take ACTION on PROBLEM. Raises InvalidTransition (wrong state), NotFound (another unit's
+    problem), Forbidden (wrong role), Conflict (stale version), ValidationFailed (bad details)."""
+    transition = TRANSITIONS.get((problem.status, action))
+    if transition is None:
+        known = {a for (_s, a) in TRANSITIONS}
+        if action not in known:
+            raise ValidationFailed(_("未知的操作“%(a)s”。", a=str(action)[:30]), {"action": _("未知的操作。")})
+        policy.require(actor, "problem.view", problem)
+        raise InvalidTransition(_("问题当前状态为“%(s)s”，不能执行“%(a)s”。", s=_(problem.status_label), a=action))
+    policy.require(actor, transition.permission, problem)
+    if expected_version is None:
+        raise ValidationFailed(_("缺少版本号（version）。"), {"version": _("缺少版本号。")})
+    check_version(problem, expected_version)
+    before = {"status": problem.status, **EFFECT_STATE.get(action, lambda p: {})(problem)}
+    after = EFFECTS[action](problem, actor, details) if action in EFFECTS else {}
+    problem.status = transition.to
+    try:
+        db.session.flush()
+    except StaleDataError:
+        db.session.rollback()
+        raise Conflict(_("该问题刚被他人修改，请刷新后重试；您填写的内容保留在下方。")) from None
+    audit.record(
+        actor,
+        f"problem.{action}",
+        "problem",
+        problem.number,
+        before=before,
+        after={"status": problem.status, **after},
+        note=details.get("reason") or None,
+    )
+    return problem
+
+
+# ---- assign ---------------------------------------------------------------------------------------
+
+
+def _parse_date(value, name) -> date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise ValidationFailed(_("日期格式应为 YYYY-MM-DD。"), {name: _("日期格式应为 YYYY-MM-DD。")}) from None
+
+
+def check_deadline(deadline: date, today: date, field_name="deadline"):
+    """Refuse a deadline in the past or on a day off, naming the next working day."""
+    if deadline < today:
+        raise ValidationFailed(
+            _("完成时限不能早于今天。"), {field_name: _("完成时限不能早于今天（%(d)s）。", d=today.isoformat())}
+        )
+    if not calendar.is_workday(deadline):
+        nxt = calendar.add_workdays(deadline, 0)
+        message = _("%(d)s 是休息日，最近的工作日是 %(n)s。", d=deadline.isoformat(), n=nxt.isoformat())
+        raise ValidationFailed(message, {field_name: message})
+
+
+def assignment_plan(problem: Problem, details: dict) -> dict:
+    """Validate the details of an assignment and fill in what the templates propose.
+    Raises ValidationFailed with per-field messages."""
+    from tracker.auth.models import User
+
+    errors = {}
+    tier = details.get("tier")
+    if tier not in {t.value for t in Tier}:
+        errors["tier"] = _("请选择分级（红、黄、蓝）。")
+    quick_fix = bool(details.get("quick_fix", problem.is_quick_fix))
+    unit = None
+    unit_key = details.get("unit_id") or details.get("unit_code")
+    if unit_key:
+        unit = db.session.get(Unit, int(unit_key)) if str(unit_key).isdigit() and details.get("unit_id") else None
+        if unit is None and details.get("unit_code"):
+            unit = db.session.scalar(db.select(Unit).where(Unit.code == details["unit_code"]))
+    if unit is None:
+        errors["unit_id"] = _("请选择责任单位。")
+    elif not unit.is_active:
+        errors["unit_id"] = _("单位“%(n)s”已停用，不能交办。", n=unit.name)
+    owner = None
+    owner_key = details.get("owner_id") or details.get("owner")
+    if owner_key:
+        if details.get("owner_id") and str(owner_key).isdigit():
+            owner = db.session.get(User, int(owner_key))
+        else:
+            owner = db.session.scalar(db.select(User).where(User.username == str(owner_key).strip().lower()))
+    if owner is None:
+        errors["owner_id"] = _("请选择责任人。")
+    elif unit is not None and (owner.unit_id != unit.id or owner.role != Role.UNIT or not owner.is_active):
+        errors["owner_id"] = _("“%(p)s”不是“%(u)s”的在用人员。", p=owner.name, u=unit.name)
+    leader = None
+    leader_key = details.get("leader_id") or details.get("leader")
+    if leader_key:
+        if details.get("leader_id") and str(leader_key).isdigit():
+            leader = db.session.get(User, int(leader_key))
+        else:
+            leader = db.session.scalar(db.select(User).where(User.username == str(leader_key).strip().lower()))
+        if leader is None or leader.role != Role.LEADER or not leader.is_active:
+            errors["leader_id"] = _("分管领导须为在用的领导账户。")
+    measures = plain_text(details.get("measures"), 5000)
+    if not measures:
+        errors["measures"] = _("请填写整改措施。")
+    urgency, difficulty = details.get("urgency"), details.get("difficulty")
+    for name, value in (("urgency", urgency), ("difficulty", difficulty)):
+        if value not in (None, "") and str(value) not in ("1", "2", "3"):
+            errors[name] = _("取值应为 1、2 或 3。")
+    if errors:
+        raise ValidationFailed(_("交办信息不完整或有误。"), errors)
+    urgency = int(urgency) if urgency not in (None, "") else None
+    difficulty = int(difficulty) if difficulty not in (None, "") else None
+
+    today = clock.today()
+    suggestion = triage.suggest(problem, urgency, difficulty)
+    override_reason = plain_text(details.get("tier_override_reason"), 1000)
+    if tier != suggestion.tier and not override_reason:
+        raise ValidationFailed(
+            _("所选分级与建议分级不同，请说明理由。"), {"tier_override_reason": _("请说明调整分级的理由。")}
+        )
+    proposal = triage.propose_deadline(tier, quick_fix, problem.source_kind, today)
+    deadline = _parse_date(details.get("deadline"), "deadline") or proposal.deadline
+    deadline_note = plain_text(details.get("deadline_note"), 1000)
+    if deadline != proposal.deadline:
+        check_deadline(deadline, today)
+        if not deadline_note:
+            raise ValidationFailed(
+                _("完成时限与模板不同（模板为 %(d)s），请说明理由。", d=proposal.deadline.isoformat()),
+                {"deadline_note": _("请说明调整时限的理由。")},
+            )
+    milestones = []
+    if tier == Tier.BLUE:
+        given = details.get("milestones")
+        if given and (not isinstance(given, list) or not all(isinstance(i, dict) for i in given)):
+            raise ValidationFailed(_("节点格式有误。"), {"milestones": _("应为 [{title, due_date}] 列表。")})
+        if given:
+            for index, item in enumerate(given):
+                title = plain_text((item or {}).get("title"), 200)
+                due = _parse_date((item or {}).get("due_date"), f"milestones.{index}")
+                if not title or due is None:
+                    raise ValidationFailed(
+                        _("第 %(n)d 个节点缺少名称或日期。", n=index + 1),
+                        {f"milestones.{index}": _("请填写节点名称和日期。")},
+                    )
+                if due < today or due > deadline:
+                    raise ValidationFailed(
+                        _("第 %(n)d 个节点的日期应在今天与完成时限之间。", n=index + 1),
+                        {f"milestones.{index}": _("日期应在今天与完成时限之间。")},
+                    )
+                milestones.append((title, due))
+            if [d for _t, d in milestones] != sorted(d for _t, d in milestones):
+                raise ValidationFailed(_("节点日期应按先后顺序排列。"), {"milestones": _("节点日期应按先后顺序排列。")})
+        else:
+            milestones = triage.propose_milestones(today, deadline)
+    return {
+        "tier": tier,
+        "quick_fix": quick_fix,
+        "unit": unit,
+        "owner": owner,
+        "leader": leader,
+        "measures": measures,
+        "urgency": urgency,
+        "difficulty": difficulty,
+        "suggestion": suggestion,
+        "override_reason": override_reason or None,
+        "deadline": deadline,
+        "rule_text": proposal.rule_text,
+        "deadline_note": deadline_note or None,
+        "milestones": milestones,
+    }
+
+
+def _assign(problem: Problem, actor, details: dict) -> dict:
+    plan = assignment_plan(problem, details)
+    problem.tier = plan["tier"]
+    problem.is_quick_fix = plan["quick_fix"]
+    problem.urgency, problem.difficulty = plan["urgency"], plan["difficulty"]
+    problem.suggested_tier = plan["suggestion"].tier
+    problem.tier_reasons = plan["suggestion"].reasons
+    problem.tier_override_reason = plan["override_reason"]
+    problem.unit_id = plan["unit"].id
+    problem.owner_id = plan["owner"].id
+    problem.leader_id = plan["leader"].id if plan["leader"] else None
+    problem.inspector_id = getattr(actor, "id", None)
+    problem.measures = plan["measures"]
+    problem.assigned_at = clock.now()
+    problem.deadline = problem.original_deadline = plan["deadline"]
+    problem.deadline_rule = plan["rule_text"]
+    problem.deadline_note = plan["deadline_note"]
+    problem.milestones = [Milestone(position=i, title=t, due_date=d) for i, (t, d) in enumerate(plan["milestones"])]
+    return {
+        "tier": problem.tier,
+        "suggested_tier": problem.suggested_tier,
+        "tier_override_reason": problem.tier_override_reason,
+        "unit_id": problem.unit_id,
+        "owner_id": problem.owner_id,
+        "leader_id": problem.leader_id,
+        "deadline": problem.deadline.isoformat(),
+        "deadline_note": problem.deadline_note,
+        "milestones": [[t, d.isoformat()] for t, d in plan["milestones"]],
+    }
+
+
+EFFECTS = {"assign": _assign}
+EFFECT_STATE = {"assign": lambda p: {"unit_id": p.unit_id, "tier": p.tier}}
