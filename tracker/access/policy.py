@@ -41,6 +41,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             "intake.view",
             "intake.import",
             "channel.manage",
+            "triage.manage",
             "token.manage",
             "problem.view",
             "report.view",

@@ -52,6 +52,12 @@ def seed(seed_value=None) -> list[tuple[User, str]]:
     Raises ValueError when the database already has users (seeding twice would clash)."""
     if not is_empty():
         raise ValueError("the database already has users; demo data is only seeded into an empty database")
+    from tracker.intake.services import ensure_default_channels
+    from tracker.triage.services import ensure_categories, ensure_defaults
+
+    ensure_default_channels()
+    ensure_categories()
+    ensure_defaults()
     rng = random.Random(seed_value)
     units = {}
     for code, name, parent in UNITS:

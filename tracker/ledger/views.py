@@ -49,6 +49,7 @@ def _visible_units():
 @bp.route("/")
 def index():
     policy.require(current_user, "problem.view")
+    triage.ensure_categories()
     flt = queries.LedgerFilter.from_args(request.args)
     page = queries.ledger_page(current_user, flt)
     if flt.ignored:

@@ -273,3 +273,82 @@ def propose_milestones(assigned_on: date, deadline: date, count: int = 3) -> lis
         steps.append((titles[i - 1], calendar.add_workdays(assigned_on, offset)))
     steps[-1] = (steps[-1][0], deadline)
     return steps
+
+
+def move_rule(rule: TriageRule, step: int, *, actor) -> None:
+    """Swap RULE with its neighbour above (step -1) or below (+1)."""
+    rules = list(db.session.scalars(select(TriageRule).order_by(TriageRule.position, TriageRule.id)))
+    index = rules.index(rule)
+    other = index + step
+    if not 0 <= other < len(rules):
+        return
+    rules[index], rules[other] = rules[other], rules[index]
+    for position, item in enumerate(rules):
+        item.position = position
+    audit.record(actor, "triage.rule_move", "triage_rule", rule.id, after={"position": rule.position})
+
+
+def save_template(tier: str, source_kind: str, days, rule_text: str, *, actor) -> DeadlineTemplate:
+    """Create or change the template for (TIER, SOURCE_KIND). Raises ValidationFailed."""
+    errors = {}
+    if tier not in (*[t.value for t in Tier], QUICK_FIX):
+        errors["tier"] = _("分级无效。")
+    try:
+        days = int(days)
+        if not 1 <= days <= 365:
+            raise ValueError
+    except (TypeError, ValueError):
+        errors["days"] = _("工作日数应为 1–365 的整数。")
+    rule_text = (rule_text or "").strip()[:200]
+    if not rule_text:
+        errors["rule_text"] = _("请填写时限依据。")
+    if errors:
+        raise ValidationFailed(_("时限模板有误。"), errors)
+    source_kind = (source_kind or ANY_KIND).strip() or ANY_KIND
+    template = db.session.scalar(
+        select(DeadlineTemplate).where(DeadlineTemplate.tier == tier, DeadlineTemplate.source_kind == source_kind)
+    )
+    before = None
+    if template is None:
+        template = DeadlineTemplate(tier=tier, source_kind=source_kind)
+        db.session.add(template)
+    else:
+        before = {"days": template.days, "rule_text": template.rule_text}
+    template.days, template.rule_text = days, rule_text
+    db.session.flush()
+    audit.record(
+        actor,
+        "triage.template_save",
+        "deadline_template",
+        template.id,
+        before=before,
+        after={"tier": tier, "source_kind": source_kind, "days": days, "rule_text": rule_text},
+    )
+    return template
+
+
+def ensure_categories() -> None:
+    from tracker.ledger.models import DEFAULT_CATEGORIES, Category
+
+    if db.session.scalar(select(func.count()).select_from(Category)):
+        return
+    for position, name in enumerate(DEFAULT_CATEGORIES):
+        db.session.add(Category(name=name, position=position, is_active=True))
+    db.session.flush()
+
+
+def add_category(name: str, *, actor):
+    from tracker.ledger.models import Category
+
+    ensure_categories()
+    name = (name or "").strip()[:50]
+    if not name:
+        raise ValidationFailed(_("请填写分类名称。"))
+    if db.session.scalar(select(Category.id).where(Category.name == name)):
+        raise ValidationFailed(_("分类“%(n)s”已存在。", n=name))
+    position = (db.session.scalar(select(func.max(Category.position))) or 0) + 1
+    category = Category(name=name, position=position, is_active=True)
+    db.session.add(category)
+    db.session.flush()
+    audit.record(actor, "category.create", "category", category.id, after={"name": name})
+    return category
