@@ -15,24 +15,34 @@ demo_cli = AppGroup("demo", help="Demo data.")
 @demo_cli.command("seed")
 @click.option("--seed", "seed_value", type=int, help="Random seed (same seed, same passwords).")
 @click.option("--if-empty", is_flag=True, help="Do nothing (exit 0) when the database already has users.")
+@click.option(
+    "--problems",
+    "problem_count",
+    type=click.IntRange(min=0),
+    default=0,
+    help="Also generate N problems (3 intake records each) for trying the ledger at scale.",
+)
 @click.option("--json", "as_json", is_flag=True)
-def seed_command(seed_value, if_empty, as_json):
-    """Create demo units and one user per role; prints the passwords once."""
-    if if_empty and not services.is_empty():
+def seed_command(seed_value, if_empty, problem_count, as_json):
+    """Create demo units and one user per role (passwords printed once); with --problems N on a
+    database that already has them, only add N generated problems."""
+    logins = []
+    if services.is_empty():
+        logins = services.seed(seed_value)
+        db.session.commit()
+    elif if_empty:
         click.echo("database already has data; demo seed skipped")
         return
-    try:
-        logins = services.seed(seed_value)
-    except ValueError as error:
-        raise click.ClickException(str(error)) from None
-    db.session.commit()
+    elif not problem_count:
+        raise click.ClickException("the database already has users; use --problems N to add generated problems")
+    generated = services.seed_problems(problem_count, seed_value) if problem_count else {}
     if as_json:
-        click.echo(
-            json.dumps(
-                {"users": [{"username": u.username, "role": u.role, "password": p} for u, p in logins]},
-                ensure_ascii=False,
-            )
-        )
+        users = [{"username": u.username, "role": u.role, "password": p} for u, p in logins]
+        click.echo(json.dumps({"users": users, **generated}, ensure_ascii=False))
+        return
+    if generated:
+        click.echo(f"generated {generated['problems']} problems and {generated['intake_records']} intake records")
+    if not logins:
         return
     click.echo("Demo logins (shown once):")
     for user, password in logins:

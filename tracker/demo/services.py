@@ -76,3 +76,143 @@ def seed(seed_value=None) -> list[tuple[User, str]]:
         user.must_change_password = False
         logins.append((user, password))
     return logins
+
+
+TITLES = [
+    ("窗口工作人员服务态度生硬", "干部作风"),
+    ("办事材料反复要求补交", "审批效率"),
+    ("小区燃气管道存在安全隐患", "城乡建设"),
+    ("企业拖欠农民工工资", "劳动和社会保障"),
+    ("学校周边交通拥堵", "交通运输"),
+    ("医院挂号排队时间过长", "卫生计生"),
+    ("老旧小区排水管网需要改造", "城乡建设"),
+    ("低保申请迟迟没有答复", "困难救助"),
+    ("夜间施工噪音扰民", "环境保护"),
+    ("公交线路调整后出行不便", "交通运输"),
+    ("社区文化活动室长期关闭", "文化生活"),
+    ("幼儿园收费不透明", "学校教育"),
+]
+UNIT_STATUSES = [
+    "new",
+    "assigned",
+    "in_progress",
+    "in_progress",
+    "in_progress",
+    "submitted",
+    "verifying",
+    "closed",
+    "closed",
+    "closed",
+    "withdrawn",
+]
+
+
+def seed_problems(count: int, seed_value=None, records_per_problem: int = 3, batch: int = 5000) -> dict:
+    """Generate COUNT problems (and RECORDS_PER_PROBLEM intake records each) across the existing units,
+    for trying the ledger at scale and for the benchmarks. Inserted in batches with Core statements.
+    Generated records share one encrypted query PIN (demo data, not for real complainants)."""
+    from datetime import datetime, timedelta
+
+    from sqlalchemy import insert, select, update
+
+    from tracker.core import clock, crypto, sequences
+    from tracker.intake.models import IntakeRecord
+    from tracker.intake.services import new_tracking_code
+    from tracker.ledger.models import Problem
+    from tracker.org.models import Unit
+
+    rng = random.Random(seed_value)
+    units = db.session.execute(select(Unit.id).where(Unit.parent_id.is_not(None))).scalars().all()
+    owners = dict(db.session.execute(select(User.unit_id, User.id).where(User.role == Role.UNIT)).all())
+    leaders = db.session.scalars(select(User.id).where(User.role == Role.LEADER)).all() or [None]
+    if not units:
+        raise ValueError("create units first (flask demo seed)")
+    year = clock.today().year
+    start = sequences.next_value("problem", year)
+    pin = crypto.encrypt("000000")
+    now = clock.now()
+    today = clock.today()
+    first_problem_id = (db.session.scalar(select(func.max(Problem.id))) or 0) + 1
+    made_problems = made_records = 0
+    for offset in range(0, count, batch):
+        problems, records = [], []
+        for i in range(offset, min(count, offset + batch)):
+            title, category = TITLES[rng.randrange(len(TITLES))]
+            status = UNIT_STATUSES[rng.randrange(len(UNIT_STATUSES))]
+            tier = rng.choice(("red", "yellow", "yellow", "blue"))
+            unit_id = rng.choice(units)
+            assigned = status != "new"
+            assigned_on = today - timedelta(days=rng.randrange(0, 400))
+            deadline = assigned_on + timedelta(days={"red": 5, "yellow": 14, "blue": 42}[tier]) if assigned else None
+            number = f"ZG-{year}-{start + i:06d}"
+            problems.append(
+                {
+                    "id": first_problem_id + i,
+                    "number": number,
+                    "title": f"{title}（{i}）",
+                    "description": title,
+                    "category": category,
+                    "channel": "12345 热线",
+                    "source_kind": "投诉",
+                    "status": status,
+                    "tier": tier if assigned else None,
+                    "is_quick_fix": False,
+                    "unit_id": unit_id,
+                    "owner_id": owners.get(unit_id) if assigned else None,
+                    "leader_id": rng.choice(leaders) if assigned else None,
+                    "measures": "限期整改" if assigned else None,
+                    "assigned_at": datetime.combine(assigned_on, datetime.min.time(), clock.timezone())
+                    if assigned
+                    else None,
+                    "deadline": deadline,
+                    "original_deadline": deadline,
+                    "rework_count": 0,
+                    "reopen_count": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                    "version": 1,
+                }
+            )
+            for k in range(records_per_problem):
+                received = now - timedelta(days=rng.randrange(0, 420), minutes=rng.randrange(0, 1440))
+                records.append(
+                    {
+                        "channel": "12345 热线",
+                        "external_id": f"DEMO-{number}-{k}",
+                        "kind": "投诉",
+                        "received_at": received,
+                        "title": title,
+                        "body": f"{title}，请尽快处理。",
+                        "category": category,
+                        "rating": rng.choice((1, 2, None)),
+                        "unit_id": unit_id,
+                        "is_anonymous": True,
+                        "tracking_code": new_tracking_code(),
+                        "query_pin_enc": pin,
+                        "handling": "rectify",
+                        "is_excluded": False,
+                        "problem_id": first_problem_id + i,
+                        "created_at": now,
+                        "updated_at": now,
+                        "version": 1,
+                    }
+                )
+        db.session.execute(insert(Problem), problems)
+        if records:
+            db.session.execute(insert(IntakeRecord), records)
+        made_problems += len(problems)
+        made_records += len(records)
+        db.session.commit()
+    db.session.execute(
+        update(sequences.Sequence)
+        .where(sequences.Sequence.name == "problem", sequences.Sequence.year == year)
+        .values(value=start + count - 1)
+    )
+    if db.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy import text
+
+        db.session.execute(
+            text("SELECT setval(pg_get_serial_sequence('problems', 'id'), (SELECT max(id) FROM problems))")
+        )
+    db.session.commit()
+    return {"problems": made_problems, "intake_records": made_records}
