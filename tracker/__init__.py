@@ -75,8 +75,9 @@ def register_blueprints(app):
     from tracker.org.views import bp as org_bp
     from tracker.settings.views import bp as settings_bp
     from tracker.triage.views import bp as triage_bp
+    from tracker.workflow.views import bp as workflow_bp
 
-    for bp in (main_bp, auth_bp, org_bp, audit_bp, settings_bp, intake_bp, ledger_bp, triage_bp, api_bp):
+    for bp in (main_bp, auth_bp, org_bp, audit_bp, settings_bp, intake_bp, ledger_bp, workflow_bp, triage_bp, api_bp):
         app.register_blueprint(bp)
 
 

@@ -1,10 +1,18 @@
 """Imports every model module so that SQLAlchemy and Alembic see all tables."""
 
+from tracker.alerts.models import Notification  # noqa: F401
 from tracker.audit.models import AuditEvent  # noqa: F401
 from tracker.auth.models import ApiToken, LoginThrottle, User  # noqa: F401
 from tracker.core.sequences import Sequence  # noqa: F401
 from tracker.intake.models import Channel, ImportBatch, ImportProfile, ImportRowError, IntakeRecord  # noqa: F401
-from tracker.ledger.models import Category, Milestone, Problem  # noqa: F401
+from tracker.ledger.models import (  # noqa: F401
+    Category,
+    Evidence,
+    ExtensionRequest,
+    Milestone,
+    Problem,
+    ProgressNote,
+)
 from tracker.org.models import Unit, leader_units  # noqa: F401
 from tracker.settings.models import CalendarOverride  # noqa: F401
 from tracker.triage.models import DeadlineTemplate, TriageRule  # noqa: F401

@@ -178,12 +178,28 @@ def write_xlsx(path: Path, count: int, seed: int) -> Path:
 # ---- measuring -----------------------------------------------------------------------------------
 
 
-def current_rss_kb() -> int:
+def _status_kb(field: str) -> int:
     with open("/proc/self/status") as fh:
         for line in fh:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
+
+
+def current_rss_kb() -> int:
+    return _status_kb("VmRSS")
+
+
+def reset_peak_rss() -> bool:
+    """Reset the kernel's per-process peak RSS (VmHWM); False when not allowed. ru_maxrss cannot be
+    reset: it also keeps the peak of whatever the process was before exec (the parent's size) and of
+    create_app, which briefly peaks higher than the import itself."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
 
 
 def maxrss_kb() -> int:
@@ -274,6 +290,7 @@ def child_run(db_kind: str, path: Path, rows: int, profile: bool) -> dict:
             batch_id = batch.id
             stage_peak = sampler.reset()
 
+            hwm_reset = reset_peak_rss()
             rss_before = current_rss_kb()
             maxrss_before = maxrss_kb()
             profiler = None
@@ -289,6 +306,7 @@ def child_run(db_kind: str, path: Path, rows: int, profile: bool) -> dict:
                 profiler.disable()
             run_peak = sampler.stop()
             maxrss_after = maxrss_kb()
+            hwm_after = _status_kb("VmHWM")
 
             status, message = batch.status, batch.message
             created, duplicates, rejected = batch.created_count, batch.duplicate_count, batch.rejected_count
@@ -320,7 +338,9 @@ def child_run(db_kind: str, path: Path, rows: int, profile: bool) -> dict:
             "run_growth_mb": (run_peak - rss_before) / 1024,
             "import_growth_mb": (max(stage_peak, run_peak) - rss_pre_stage) / 1024,
             "maxrss_growth_mb": (maxrss_after - maxrss_before) / 1024,
+            "maxrss_before_mb": maxrss_before / 1024,
             "maxrss_mb": maxrss_after / 1024,
+            "hwm_growth_mb": (hwm_after - rss_before) / 1024 if hwm_reset else None,
             "profiled": profile,
         }
     finally:
@@ -358,7 +378,7 @@ def verdict(result: dict) -> tuple[float, int, str]:
 def print_table(results: list[dict]) -> None:
     head = (
         f"{'db':<10} {'format':<6} {'rows':>7} {'seconds':>8} {'rows/s':>8} {'created':>7} "
-        f"{'run RSS+MB':>10} {'maxrss+MB':>9} {'import RSS+MB':>13} {'target':>6}  result"
+        f"{'run RSS+MB':>10} {'HWM+MB':>6} {'maxrss+MB':>9} {'import RSS+MB':>13} {'target':>6}  result"
     )
     print("\n" + head)
     print("-" * len(head))
@@ -372,14 +392,17 @@ def print_table(results: list[dict]) -> None:
             note += f"  created {r['created']} != {r['rows']} (dup {r['duplicates']}, rejected {r['rejected']})"
         if r["profiled"]:
             note += "  (under cProfile)"
+        hwm = "n/a" if r.get("hwm_growth_mb") is None else f"{r['hwm_growth_mb']:.1f}"
         print(
             f"{r['db']:<10} {r['format']:<6} {r['rows']:>7} {r['seconds']:>8.2f} {rate:>8.0f} {r['created']:>7} "
-            f"{r['run_growth_mb']:>10.1f} {r['maxrss_growth_mb']:>9.1f} {r['import_growth_mb']:>13.1f} "
+            f"{r['run_growth_mb']:>10.1f} {hwm:>6} {r['maxrss_growth_mb']:>9.1f} {r['import_growth_mb']:>13.1f} "
             f"{'>=' + str(target):>6}  {outcome}{note}"
         )
     print(
         "\nrun RSS+MB: peak VmRSS (sampled every 50 ms) during run_batch minus VmRSS when it started; "
-        "maxrss+MB: ru_maxrss after minus before run_batch; import RSS+MB: peak VmRSS during "
+        "HWM+MB: kernel peak RSS (VmHWM, reset just before run_batch) minus VmRSS when it started; "
+        "maxrss+MB: ru_maxrss after minus before run_batch (0 when an earlier peak was higher, see "
+        "maxrss_before_mb in the per-run line); import RSS+MB: peak VmRSS during "
         "stage_batch+queue_batch+run_batch minus VmRSS before stage_batch."
     )
     by_key = {}

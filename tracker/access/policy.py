@@ -60,7 +60,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             "problem.view",
             "problem.create",
             "problem.assign",
+            "problem.withdraw",
             "problem.sign_off",
+            "problem.verify",
+            "problem.reopen",
+            "problem.extension_decide",
             "report.view",
         }
     ),
@@ -81,6 +85,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             "problem.view",
             "problem.accept",
             "problem.progress",
+            "problem.evidence",
+            "problem.extension",
             "problem.submit",
         }
     ),

@@ -73,6 +73,10 @@ class Problem(TimestampMixin, VersionedMixin, db.Model):
     deadline_rule: Mapped[str | None] = mapped_column(String(200))
     deadline_note: Mapped[str | None] = mapped_column(Text)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when the problem was drawn in a sampling batch or failed a verification: approval then
+    # goes to `verifying` even for yellow and blue problems.
+    needs_verification: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    evidence_waived: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     rework_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     reopen_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 
@@ -84,6 +88,9 @@ class Problem(TimestampMixin, VersionedMixin, db.Model):
     milestones = relationship(
         "Milestone", back_populates="problem", order_by="Milestone.position", cascade="all, delete-orphan"
     )
+    notes = relationship("ProgressNote", back_populates="problem", order_by="ProgressNote.id")
+    evidence = relationship("Evidence", back_populates="problem", order_by="Evidence.id")
+    extension_requests = relationship("ExtensionRequest", back_populates="problem", order_by="ExtensionRequest.id")
 
     # SQLAlchemy adds "AND version = :seen" to every UPDATE and raises StaleDataError when another
     # transaction got there first: no lost updates even between two requests that both passed a check.
@@ -145,6 +152,85 @@ class Milestone(db.Model):
     done_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     problem = relationship("Problem", back_populates="milestones")
+
+
+class NoteKind(StrEnum):
+    PROGRESS = "progress"  # 整改进展
+    REPORT = "report"  # 整改报告 (with a submission)
+    INSTRUCTION = "instruction"  # 领导批示
+
+
+NOTE_LABELS = {NoteKind.PROGRESS: "整改进展", NoteKind.REPORT: "整改报告", NoteKind.INSTRUCTION: "领导批示"}
+
+
+class ProgressNote(db.Model):
+    """Rich text on a problem's timeline: progress, the rectification report, a leader's instruction.
+    `body_html` is cleaned by tracker.core.sanitize on the way in and is the only field rendered |safe."""
+
+    __tablename__ = "progress_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    body_html: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+    problem = relationship("Problem", back_populates="notes")
+    author = relationship("User")
+
+    @property
+    def kind_label(self):
+        return NOTE_LABELS.get(self.kind, self.kind)
+
+
+class Evidence(db.Model):
+    """An uploaded file (佐证材料), stored outside the web root under a random name."""
+
+    __tablename__ = "evidence"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id", ondelete="CASCADE"), index=True)
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    filename: Mapped[str] = mapped_column(String(200), nullable=False)
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    content_type: Mapped[str] = mapped_column(String(100), nullable=False)
+    size: Mapped[int] = mapped_column(Integer, nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+    problem = relationship("Problem", back_populates="evidence")
+    uploaded_by = relationship("User")
+
+    @property
+    def unit_id(self):
+        return self.problem.unit_id
+
+    @property
+    def is_image(self):
+        return self.content_type.startswith("image/")
+
+
+class ExtensionRequest(db.Model):
+    """延期申请: a unit asks for a later deadline; an inspector decides."""
+
+    __tablename__ = "extension_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id", ondelete="CASCADE"), index=True)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    current_deadline: Mapped[date] = mapped_column(Date, nullable=False)
+    requested_deadline: Mapped[date] = mapped_column(Date, nullable=False)
+    status: Mapped[str] = mapped_column(String(10), nullable=False, default="pending", index=True)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+    problem = relationship("Problem", back_populates="extension_requests")
+    requested_by = relationship("User", foreign_keys=[requested_by_id])
+    decided_by = relationship("User", foreign_keys=[decided_by_id])
 
 
 class Category(db.Model):

@@ -96,3 +96,290 @@ def create_problem(intake_ids, *, title, actor, description=None, category=None)
         record.handled_by_id = getattr(actor, "id", None)
         record.handled_at = clock.now()
     return problem
+
+
+# ---- the unit's work between transitions ---------------------------------------------------------
+
+EVIDENCE_TYPES = {
+    "image/jpeg",
+    "image/png",
+    "image/gif",
+    "image/webp",
+    "application/pdf",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "application/msword",
+    "application/vnd.ms-excel",
+    "application/vnd.ms-powerpoint",
+}
+WORKING_STATES = ("assigned", "in_progress")
+
+
+def _require_state(problem, states, message):
+    from flask_babel import gettext as _
+
+    from tracker.core.errors import ValidationFailed
+
+    if problem.status not in states:
+        raise ValidationFailed(_(message))
+
+
+def add_note(problem, kind, text, *, actor):
+    """A progress note (unit), or a leader's instruction (批示). Rich text, cleaned on the way in.
+    Raises ValidationFailed, Forbidden, NotFound."""
+    from flask_babel import gettext as _
+
+    from tracker.alerts import services as alerts
+    from tracker.core.errors import ValidationFailed
+    from tracker.core.sanitize import plain_text, rich_html
+    from tracker.ledger.models import NoteKind, ProgressNote
+
+    permission = {NoteKind.PROGRESS: "problem.progress", NoteKind.INSTRUCTION: "problem.instruct"}.get(kind)
+    if permission is None:
+        raise ValidationFailed(_("未知的记录类型。"))
+    policy.require(actor, permission, problem)
+    if kind == NoteKind.PROGRESS:
+        _require_state(problem, ("in_progress",), "签收后才能填报整改进展。")
+    body = rich_html(text)
+    if not plain_text(body):
+        raise ValidationFailed(_("请填写内容。"), {"body": _("请填写内容。")})
+    if len(body) > 20000:
+        raise ValidationFailed(_("内容过长（最多 20000 字）。"), {"body": _("内容过长。")})
+    note = ProgressNote(problem_id=problem.id, author_id=actor.id, kind=kind, body_html=body, created_at=clock.now())
+    db.session.add(note)
+    db.session.flush()
+    audit.record(actor, f"problem.note_{kind}", "problem", problem.number, after={"note_id": note.id})
+    if kind == NoteKind.INSTRUCTION:
+        alerts.notify(
+            [*alerts.problem_unit_side(problem), *alerts.problem_inspector_side(problem)],
+            "workflow.instruction",
+            _("%(n)s 领导批示：%(t)s", n=problem.number, t=problem.title[:60]),
+            body=plain_text(body, 500),
+            problem=problem,
+        )
+    return note
+
+
+def tick_milestone(problem, milestone_id, done: bool, *, actor):
+    """Mark a milestone done (or not done again)."""
+    from flask_babel import gettext as _
+
+    from tracker.core.errors import NotFound
+
+    policy.require(actor, "problem.progress", problem)
+    _require_state(problem, ("in_progress",), "签收后才能更新节点。")
+    milestone = next((m for m in problem.milestones if m.id == milestone_id), None)
+    if milestone is None:
+        raise NotFound(_("节点不存在。"))
+    milestone.done_at = clock.now() if done else None
+    milestone.done_by_id = actor.id if done else None
+    audit.record(
+        actor,
+        "problem.milestone_done" if done else "problem.milestone_undone",
+        "problem",
+        problem.number,
+        after={"milestone": milestone.title},
+    )
+    return milestone
+
+
+def safe_filename(name: str) -> str:
+    """The last path component of NAME without control characters, for display and downloads."""
+    import re
+    import unicodedata
+
+    name = (name or "").replace("\\", "/").split("/")[-1]
+    name = "".join(c for c in name if unicodedata.category(c)[0] != "C")
+    name = re.sub(r"\s+", " ", name).strip(" .")
+    return name[:200] or "file"
+
+
+def store_evidence(problem, stream, filename, *, actor):
+    """Save an uploaded file for PROBLEM: read in chunks (never whole into memory), refused when
+    empty, over the size limit, or not an allowed type judged from its content (not its name).
+    Raises ValidationFailed, Forbidden, NotFound."""
+    import hashlib
+    import secrets
+    from pathlib import Path
+
+    import filetype
+    from flask import current_app
+    from flask_babel import gettext as _
+
+    from tracker.core.errors import ValidationFailed
+    from tracker.ledger.models import Evidence
+
+    policy.require(actor, "problem.evidence", problem)
+    _require_state(problem, ("in_progress",), "签收后、申请销号前才能上传佐证材料。")
+    limit = current_app.config["EVIDENCE_MAX_BYTES"]
+    folder = Path(current_app.config["STORAGE_DIR"]) / "evidence"
+    folder.mkdir(parents=True, exist_ok=True)
+    stored_name = secrets.token_hex(16)
+    target = folder / stored_name
+    digest, size = hashlib.sha256(), 0
+    try:
+        with open(target, "wb") as out:
+            while chunk := stream.read(1 << 16):
+                size += len(chunk)
+                if size > limit:
+                    raise ValidationFailed(
+                        _("文件超过 %(n)d MB 的上限。", n=limit // (1 << 20)), {"file": _("文件过大。")}
+                    )
+                digest.update(chunk)
+                out.write(chunk)
+        if size == 0:
+            raise ValidationFailed(_("文件是空的。"), {"file": _("文件是空的。")})
+        kind = filetype.guess(str(target))
+        if kind is None or kind.mime not in EVIDENCE_TYPES:
+            raise ValidationFailed(
+                _("只接受照片（JPG/PNG/GIF/WebP）、PDF 和 Office 文档；文件类型按内容判断，与扩展名无关。"),
+                {"file": _("文件类型不允许。")},
+            )
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    item = Evidence(
+        problem_id=problem.id,
+        uploaded_by_id=actor.id,
+        filename=safe_filename(filename),
+        stored_name=stored_name,
+        content_type=kind.mime,
+        size=size,
+        sha256=digest.hexdigest(),
+        created_at=clock.now(),
+    )
+    db.session.add(item)
+    db.session.flush()
+    audit.record(
+        actor,
+        "problem.evidence",
+        "problem",
+        problem.number,
+        after={"evidence_id": item.id, "file": item.filename, "sha256": item.sha256, "size": size},
+    )
+    return item
+
+
+def evidence_path(item):
+    from pathlib import Path
+
+    from flask import current_app
+
+    return Path(current_app.config["STORAGE_DIR"]) / "evidence" / item.stored_name
+
+
+def waive_evidence(problem, *, actor, reason):
+    """An inspector allows submission without evidence (e.g. a policy explanation)."""
+    from flask_babel import gettext as _
+
+    from tracker.core.errors import ValidationFailed
+    from tracker.core.sanitize import plain_text
+
+    policy.require(actor, "problem.assign", problem)
+    reason = plain_text(reason, 1000)
+    if not reason:
+        raise ValidationFailed(_("请说明免附材料的理由。"), {"reason": _("请填写理由。")})
+    problem.evidence_waived = True
+    audit.record(actor, "problem.evidence_waived", "problem", problem.number, note=reason)
+
+
+def request_extension(problem, new_deadline, reason, *, actor):
+    """延期申请 by the unit: a later working day, with a reason; one pending request at a time."""
+    from flask_babel import gettext as _
+
+    from tracker.core.errors import ValidationFailed
+    from tracker.core.sanitize import plain_text
+    from tracker.ledger.models import ExtensionRequest
+    from tracker.workflow.services import _parse_date, check_deadline
+
+    policy.require(actor, "problem.extension", problem)
+    _require_state(problem, WORKING_STATES, "只有办理中的问题可以申请延期。")
+    if any(r.status == "pending" for r in problem.extension_requests):
+        raise ValidationFailed(_("已有待审批的延期申请。"))
+    reason = plain_text(reason, 2000)
+    if not reason:
+        raise ValidationFailed(_("请说明延期理由。"), {"reason": _("请说明延期理由。")})
+    wanted = _parse_date(new_deadline, "new_deadline")
+    if wanted is None:
+        raise ValidationFailed(_("请填写申请延至的日期。"), {"new_deadline": _("请填写日期。")})
+    check_deadline(wanted, clock.today(), "new_deadline")
+    if problem.deadline and wanted <= problem.deadline:
+        raise ValidationFailed(
+            _("申请日期须晚于当前时限 %(d)s。", d=problem.deadline.isoformat()), {"new_deadline": _("须晚于当前时限。")}
+        )
+    item = ExtensionRequest(
+        problem_id=problem.id,
+        requested_by_id=actor.id,
+        reason=reason,
+        current_deadline=problem.deadline,
+        requested_deadline=wanted,
+        status="pending",
+        created_at=clock.now(),
+    )
+    db.session.add(item)
+    db.session.flush()
+    audit.record(
+        actor,
+        "problem.extension_request",
+        "problem",
+        problem.number,
+        after={"from": problem.deadline.isoformat(), "to": wanted.isoformat()},
+        note=reason,
+    )
+    from tracker.alerts import services as alerts
+
+    alerts.notify(
+        alerts.problem_inspector_side(problem),
+        "workflow.extension_request",
+        _("%(n)s 申请延期至 %(d)s", n=problem.number, d=wanted.isoformat()),
+        body=reason,
+        problem=problem,
+    )
+    return item
+
+
+def decide_extension(problem, request_id, approve: bool, note, *, actor, expected_version=None):
+    """Approve (moves `deadline`, never `original_deadline`) or refuse an extension request."""
+    from flask_babel import gettext as _
+
+    from tracker.auth.services import check_version
+    from tracker.core.errors import NotFound, ValidationFailed
+    from tracker.core.sanitize import plain_text
+
+    policy.require(actor, "problem.extension_decide", problem)
+    if expected_version is not None:
+        check_version(problem, expected_version)
+    item = next((r for r in problem.extension_requests if r.id == int(request_id)), None)
+    if item is None:
+        raise NotFound(_("延期申请不存在。"))
+    if item.status != "pending":
+        raise ValidationFailed(_("该延期申请已处理。"))
+    note = plain_text(note, 2000)
+    if not approve and not note:
+        raise ValidationFailed(_("不同意延期须说明理由。"), {"note": _("请填写理由。")})
+    item.status = "approved" if approve else "refused"
+    item.decided_by_id, item.decided_at, item.decision_note = actor.id, clock.now(), note or None
+    before = {"deadline": problem.deadline.isoformat() if problem.deadline else None}
+    if approve:
+        problem.deadline = item.requested_deadline
+    audit.record(
+        actor,
+        "problem.extension_approved" if approve else "problem.extension_refused",
+        "problem",
+        problem.number,
+        before=before,
+        after={"deadline": problem.deadline.isoformat()},
+        note=note or None,
+    )
+    from tracker.alerts import services as alerts
+
+    title = (
+        _("%(n)s 延期申请已同意，新时限 %(d)s", n=problem.number, d=problem.deadline.isoformat())
+        if approve
+        else _("%(n)s 延期申请未同意", n=problem.number)
+    )
+    alerts.notify(
+        alerts.problem_unit_side(problem), "workflow.extension_decided", title, body=note or None, problem=problem
+    )
+    return item

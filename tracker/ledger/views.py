@@ -123,12 +123,29 @@ def export(fmt):
 @bp.route("/<number>")
 def show(number):
     problem = queries.get_problem_or_404(number, current_user)
+    return render_problem(problem)
+
+
+def render_problem(problem, status=200, kept=None, errors=None):
+    """The problem page: header, records (identity masked per role), measures, milestones, the
+    actions the user may take now, and the timeline."""
+    from tracker.ledger.models import NOTE_LABELS
+    from tracker.workflow.services import ACTION_LABELS, WITHDRAW_REASONS
+
     today = clock.today()
-    history = db.session.scalars(
+    events = db.session.scalars(
         select(AuditEvent)
         .where(AuditEvent.object_type == "problem", AuditEvent.object_id == problem.number)
         .order_by(AuditEvent.id)
     ).all()
+    timeline = [
+        ("event", e.created_at, e)
+        for e in events
+        if not e.action.startswith("problem.note_") and e.action != "problem.evidence"
+    ]
+    timeline += [("note", n.created_at, n) for n in problem.notes]
+    timeline += [("evidence", f.created_at, f) for f in problem.evidence]
+    timeline.sort(key=lambda item: item[1])
     records = [(r, intake_services.complainant_display(r, current_user)) for r in problem.intake_records]
     return render_template(
         "ledger/show.html",
@@ -137,9 +154,15 @@ def show(number):
         days_left=queries.days_left(problem, today),
         weekday=WEEKDAYS[problem.deadline.weekday()] if problem.deadline else "",
         records=records,
-        history=history,
+        timeline=timeline,
         actions=workflow.allowed_actions(problem, current_user),
-    )
+        action_labels=ACTION_LABELS,
+        withdraw_reasons=WITHDRAW_REASONS,
+        note_labels=NOTE_LABELS,
+        pending_extension=next((r for r in problem.extension_requests if r.status == "pending"), None),
+        kept=kept or {},
+        errors=errors or {},
+    ), status
 
 
 def _assign_form(problem):

@@ -37,11 +37,24 @@ class Transition:
     label: str = ""
 
 
+# (state, action) → where it goes, who may do it, what must be given. `approve` goes to `verifying`
+# or `closed`: see _approve.
 TRANSITIONS: dict[tuple[str, str], Transition] = {
     (Status.NEW, "assign"): Transition(
-        Status.ASSIGNED, "problem.assign", ("tier", "unit_id", "owner_id", "measures"), "交办"
+        Status.ASSIGNED, "problem.assign", ("tier", "unit", "owner", "measures"), "交办"
     ),
+    (Status.NEW, "withdraw"): Transition(Status.WITHDRAWN, "problem.withdraw", ("reason",), "撤销"),
+    (Status.ASSIGNED, "accept"): Transition(Status.IN_PROGRESS, "problem.accept", (), "签收"),
+    (Status.ASSIGNED, "return"): Transition(Status.NEW, "problem.accept", ("reason",), "退回"),
+    (Status.IN_PROGRESS, "submit"): Transition(Status.SUBMITTED, "problem.submit", ("report",), "申请销号"),
+    (Status.SUBMITTED, "approve"): Transition(Status.CLOSED, "problem.sign_off", (), "审核通过"),
+    (Status.SUBMITTED, "reject"): Transition(Status.IN_PROGRESS, "problem.sign_off", ("reason",), "退回重改"),
+    (Status.VERIFYING, "verify_pass"): Transition(Status.CLOSED, "problem.verify", (), "核查通过"),
+    (Status.VERIFYING, "verify_fail"): Transition(Status.IN_PROGRESS, "problem.verify", ("reason",), "核查未通过"),
+    (Status.CLOSED, "reopen"): Transition(Status.IN_PROGRESS, "problem.reopen", ("reason",), "重新办理"),
 }
+ACTION_LABELS = {action: t.label for (_state, action), t in TRANSITIONS.items()}
+WITHDRAW_REASONS = ("不属实", "重复", "不予受理")
 
 
 def allowed_actions(problem: Problem, user) -> list[str]:
@@ -67,9 +80,13 @@ def apply(problem: Problem, action: str, *, actor, expected_version=None, **deta
     if expected_version is None:
         raise ValidationFailed(_("缺少版本号（version）。"), {"version": _("缺少版本号。")})
     check_version(problem, expected_version)
+    reason = plain_text(details.get("reason"), 2000)
+    if "reason" in transition.required and not reason:
+        raise ValidationFailed(_("请填写理由。"), {"reason": _("请填写理由。")})
+    details["reason"] = reason
     before = {"status": problem.status, **EFFECT_STATE.get(action, lambda p: {})(problem)}
     after = EFFECTS[action](problem, actor, details) if action in EFFECTS else {}
-    problem.status = transition.to
+    problem.status = after.pop("status", None) or transition.to
     try:
         db.session.flush()
     except StaleDataError:
@@ -255,5 +272,90 @@ def _assign(problem: Problem, actor, details: dict) -> dict:
     }
 
 
-EFFECTS = {"assign": _assign}
-EFFECT_STATE = {"assign": lambda p: {"unit_id": p.unit_id, "tier": p.tier}}
+def _withdraw(problem, actor, details):
+    kind = details.get("withdraw_reason") or details.get("kind")
+    if kind not in WITHDRAW_REASONS:
+        raise ValidationFailed(
+            _("请选择撤销原因：不属实、重复或不予受理。"), {"withdraw_reason": _("请选择撤销原因。")}
+        )
+    details["reason"] = f"{kind}：{details['reason']}"
+    return {"withdraw_reason": kind}
+
+
+def _submit(problem, actor, details):
+    from tracker.core.sanitize import rich_html
+    from tracker.ledger.models import NoteKind, ProgressNote
+
+    report = rich_html(details.get("report"))
+    if not plain_text(report):
+        raise ValidationFailed(_("请填写整改报告。"), {"report": _("请填写整改报告：做了什么、效果如何。")})
+    if not problem.evidence and not problem.evidence_waived:
+        raise ValidationFailed(
+            _("申请销号须附佐证材料（照片、文件等）；确无材料的，请纪检监察员同意免附。"),
+            {"evidence": _("请先上传佐证材料。")},
+        )
+    problem.notes.append(
+        ProgressNote(
+            author_id=getattr(actor, "id", None), kind=NoteKind.REPORT, body_html=report, created_at=clock.now()
+        )
+    )
+    pending = [r for r in problem.extension_requests if r.status == "pending"]
+    return {"evidence": len(problem.evidence), "withdrawn_extension_requests": len(pending)}
+
+
+def _approve(problem, actor, details):
+    verify = problem.tier == Tier.RED or problem.needs_verification
+    if not verify:
+        problem.closed_at = clock.now()
+    return {"status": Status.VERIFYING if verify else Status.CLOSED, "verification": verify}
+
+
+def _reject(problem, actor, details):
+    problem.rework_count += 1
+    return {"rework_count": problem.rework_count}
+
+
+def _verify_pass(problem, actor, details):
+    problem.closed_at = clock.now()
+    return {}
+
+
+def _verify_fail(problem, actor, details):
+    problem.rework_count += 1
+    problem.needs_verification = True
+    return {"rework_count": problem.rework_count}
+
+
+def _reopen(problem, actor, details):
+    problem.reopen_count += 1
+    problem.closed_at = None
+    problem.needs_verification = True
+    return {"reopen_count": problem.reopen_count}
+
+
+def _return(problem, actor, details):
+    # Back to the inspector for reassignment; the unit's deadline no longer runs.
+    problem.deadline = None
+    problem.owner_id = None
+    return {}
+
+
+EFFECTS = {
+    "assign": _assign,
+    "withdraw": _withdraw,
+    "return": _return,
+    "submit": _submit,
+    "approve": _approve,
+    "reject": _reject,
+    "verify_pass": _verify_pass,
+    "verify_fail": _verify_fail,
+    "reopen": _reopen,
+}
+EFFECT_STATE = {
+    "assign": lambda p: {"unit_id": p.unit_id, "tier": p.tier},
+    "return": lambda p: {
+        "unit_id": p.unit_id,
+        "owner_id": p.owner_id,
+        "deadline": p.deadline.isoformat() if p.deadline else None,
+    },
+}

@@ -1,0 +1,1 @@
+"""Alerts and notifications: deadline scans, the inbox, e-mail and group-robot webhooks."""
