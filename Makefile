@@ -62,8 +62,11 @@ lint: deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Two workers on the two cores; each has its own database.
+PYTEST_PARALLEL ?= -n 2
+
 test-sqlite: deps translations
-	$(BIN)/pytest -m "not browser" -q
+	$(BIN)/pytest -m "not browser" -q $(PYTEST_PARALLEL)
 
 pg-up:
 	@pg_isready -q -h $(PG_HOST) -p $(PG_PORT) || { \
@@ -77,7 +80,7 @@ test-pg: deps translations pg-up
 	@db=tracker_test_$$$$; \
 	  psql -q -h $(PG_HOST) -p $(PG_PORT) -U $(PG_USER) -d postgres -c "CREATE DATABASE $$db"; \
 	  trap 'psql -q -h $(PG_HOST) -p $(PG_PORT) -U $(PG_USER) -d postgres -c "DROP DATABASE IF EXISTS $$db WITH (FORCE)"' EXIT; \
-	  TEST_DATABASE_URL=postgresql+psycopg://$(PG_USER)@$(PG_HOST):$(PG_PORT)/$$db $(BIN)/pytest -m "not browser" -q
+	  TEST_DATABASE_URL=postgresql+psycopg://$(PG_USER)@$(PG_HOST):$(PG_PORT)/$$db $(BIN)/pytest -m "not browser" -q $(PYTEST_PARALLEL)
 
 system-deps:
 	@missing=""; \

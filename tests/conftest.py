@@ -5,10 +5,12 @@ runs the suite once on each. Tests hold no app context of their own while using 
 request gets a fresh one, as in production.
 """
 
+import os
 import re
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from config import TestConfig
 from tracker import create_app
@@ -18,11 +20,32 @@ from tracker.extensions import db
 DEFAULT_PASSWORD = "Passw0rd-2026"
 
 
+def _worker_database(url):
+    """With pytest-xdist every worker gets its own PostgreSQL database beside TEST_DATABASE_URL's."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker or not url.startswith("postgresql"):
+        return url, None
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop():
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return base.set(database=name).render_as_string(hide_password=False), drop
+
+
 @pytest.fixture(scope="session")
 def _app(tmp_path_factory):
     url = TestConfig.SQLALCHEMY_DATABASE_URI
     if url in ("sqlite://", "sqlite:///:memory:"):
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    url, drop_database = _worker_database(url)
 
     class Config(TestConfig):
         SQLALCHEMY_DATABASE_URI = url
@@ -37,6 +60,8 @@ def _app(tmp_path_factory):
         db.session.remove()
         db.drop_all()
         db.engine.dispose()
+    if drop_database:
+        drop_database()
 
 
 def _wipe(app):

@@ -50,8 +50,14 @@ def put_in_state(app, make, state):
         inspector = db.session.scalar(select(User).where(User.username == "inspector"))
         values = {"status": state, "evidence_waived": True}
         if state != "new":
-            values.update(tier="yellow", owner_id=owner.id, inspector_id=inspector.id, measures="限期整改",
-                          deadline=date(2027, 3, 1), original_deadline=date(2027, 3, 1))
+            values.update(
+                tier="yellow",
+                owner_id=owner.id,
+                inspector_id=inspector.id,
+                measures="限期整改",
+                deadline=date(2027, 3, 1),
+                original_deadline=date(2027, 3, 1),
+            )
         db.session.execute(update(Problem).where(Problem.number == number).values(**values))
         db.session.commit()
     return number
@@ -98,12 +104,16 @@ def test_page(app, make, state, action, role):
         token = client.get("/").get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
     else:
         html = page.get_data(as_text=True)
-        assert (f'name="action" value="{action}"' in html or (action == "assign" and "/assign" in html)) == (outcome == "ok")
+        assert (f'name="action" value="{action}"' in html or (action == "assign" and "/assign" in html)) == (
+            outcome == "ok"
+        )
         token = html.split('name="csrf_token" value="')[1].split('"')[0]
     with app.app_context():
         version = db.session.scalar(select(Problem.version).where(Problem.number == number))
-    response = client.post(f"/ledger/{number}/act",
-                           data={"csrf_token": token, "action": action, "version": version, **DETAILS.get(action, {})})
+    response = client.post(
+        f"/ledger/{number}/act",
+        data={"csrf_token": token, "action": action, "version": version, **DETAILS.get(action, {})},
+    )
     assert response.status_code == (302 if outcome == "ok" else outcome)
     if outcome != "ok":
         assert status_of(app, number) == state
@@ -117,8 +127,11 @@ def test_api(app, make, state, action, role):
     token = token_for(app, ROLES[role])
     with app.app_context():
         version = db.session.scalar(select(Problem.version).where(Problem.number == number))
-    response = app.test_client().post(f"/api/v1/problems/{number}/transitions", headers=auth(token),
-                                      json={"action": action, "version": version, **DETAILS.get(action, {})})
+    response = app.test_client().post(
+        f"/api/v1/problems/{number}/transitions",
+        headers=auth(token),
+        json={"action": action, "version": version, **DETAILS.get(action, {})},
+    )
     assert response.status_code == (200 if outcome == "ok" else outcome), response.get_json()
     if outcome != "ok":
         assert status_of(app, number) == state

@@ -116,6 +116,14 @@ EVIDENCE_TYPES = {
 WORKING_STATES = ("assigned", "in_progress")
 
 
+def _add_child(problem, child, collection):
+    """Save a note, file or request of PROBLEM without touching the problem row itself (its version
+    counts changes to the problem, not additions beside it), then let the collection reload."""
+    db.session.add(child)
+    db.session.flush()
+    db.session.expire(problem, [collection])
+
+
 def _require_state(problem, states, message):
     from flask_babel import gettext as _
 
@@ -147,8 +155,7 @@ def add_note(problem, kind, text, *, actor):
     if len(body) > 20000:
         raise ValidationFailed(_("内容过长（最多 20000 字）。"), {"body": _("内容过长。")})
     note = ProgressNote(problem_id=problem.id, author_id=actor.id, kind=kind, body_html=body, created_at=clock.now())
-    db.session.add(note)
-    db.session.flush()
+    _add_child(problem, note, "notes")
     audit.record(actor, f"problem.note_{kind}", "problem", problem.number, after={"note_id": note.id})
     if kind == NoteKind.INSTRUCTION:
         alerts.notify(
@@ -249,8 +256,7 @@ def store_evidence(problem, stream, filename, *, actor):
         sha256=digest.hexdigest(),
         created_at=clock.now(),
     )
-    db.session.add(item)
-    db.session.flush()
+    _add_child(problem, item, "evidence")
     audit.record(
         actor,
         "problem.evidence",
@@ -317,8 +323,7 @@ def request_extension(problem, new_deadline, reason, *, actor):
         status="pending",
         created_at=clock.now(),
     )
-    db.session.add(item)
-    db.session.flush()
+    _add_child(problem, item, "extension_requests")
     audit.record(
         actor,
         "problem.extension_request",
