@@ -77,6 +77,7 @@ class Problem(TimestampMixin, VersionedMixin, db.Model):
     # goes to `verifying` even for yellow and blue problems.
     needs_verification: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     evidence_waived: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    last_action: Mapped[str | None] = mapped_column(String(16))
     rework_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     reopen_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 

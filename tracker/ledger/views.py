@@ -130,7 +130,7 @@ def render_problem(problem, status=200, kept=None, errors=None):
     """The problem page: header, records (identity masked per role), measures, milestones, the
     actions the user may take now, and the timeline."""
     from tracker.ledger.models import NOTE_LABELS
-    from tracker.workflow.services import ACTION_LABELS, WITHDRAW_REASONS
+    from tracker.workflow.services import ACTION_LABELS, EVENT_LABELS, WITHDRAW_REASONS
 
     today = clock.today()
     events = db.session.scalars(
@@ -157,6 +157,7 @@ def render_problem(problem, status=200, kept=None, errors=None):
         timeline=timeline,
         actions=workflow.allowed_actions(problem, current_user),
         action_labels=ACTION_LABELS,
+        event_labels=EVENT_LABELS,
         withdraw_reasons=WITHDRAW_REASONS,
         note_labels=NOTE_LABELS,
         pending_extension=next((r for r in problem.extension_requests if r.status == "pending"), None),

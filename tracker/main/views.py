@@ -16,10 +16,16 @@ bp = Blueprint("main", __name__)
 def home():
     today = clock.today()
     context = {"today": today, "is_workday": calendar.is_workday(today)}
-    if current_user.role == Role.ADMIN:
-        from tracker.main.queries import admin_overview
+    from tracker.main import queries
 
-        context["overview"] = admin_overview()
+    if current_user.role == Role.ADMIN:
+        context["overview"] = queries.admin_overview()
+    elif current_user.role == Role.UNIT:
+        context["work"] = queries.unit_work(current_user)
+    elif current_user.role == Role.INSPECTOR:
+        context["work"] = queries.inspector_work(current_user)
+    elif current_user.role == Role.LEADER:
+        context["work"] = queries.leader_work(current_user)
     return render_template(f"main/home_{current_user.role}.html", **context)
 
 

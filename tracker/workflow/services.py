@@ -55,6 +55,18 @@ TRANSITIONS: dict[tuple[str, str], Transition] = {
 }
 ACTION_LABELS = {action: t.label for (_state, action), t in TRANSITIONS.items()}
 WITHDRAW_REASONS = ("不属实", "重复", "不予受理")
+# How the timeline names every event of a problem (transitions and the work between them).
+EVENT_LABELS = {
+    **ACTION_LABELS,
+    "create": "登记入台账",
+    "attach_record": "并入反映件",
+    "extension_request": "申请延期",
+    "extension_approved": "同意延期",
+    "extension_refused": "不同意延期",
+    "evidence_waived": "同意免附佐证材料",
+    "milestone_done": "节点完成",
+    "milestone_undone": "撤销节点完成",
+}
 
 
 def allowed_actions(problem: Problem, user) -> list[str]:
@@ -87,6 +99,7 @@ def apply(problem: Problem, action: str, *, actor, expected_version=None, **deta
     before = {"status": problem.status, **EFFECT_STATE.get(action, lambda p: {})(problem)}
     after = EFFECTS[action](problem, actor, details) if action in EFFECTS else {}
     problem.status = after.pop("status", None) or transition.to
+    problem.last_action = action
     try:
         db.session.flush()
     except StaleDataError:
