@@ -49,12 +49,22 @@ class Config:
     STORAGE_DIR = _env("STORAGE_DIR", str(BASE_DIR / "instance" / "storage"))
     # Comma-separated Fernet keys for complainant identity; the first encrypts, all decrypt (rotation).
     FIELD_ENCRYPTION_KEYS = _env("FIELD_ENCRYPTION_KEYS", "")
+    # Outgoing e-mail (admins can override these on the alert settings page).
+    MAIL_SERVER = _env("MAIL_SERVER", "")
+    MAIL_PORT = _env_int("MAIL_PORT", 25)
+    MAIL_USERNAME = _env("MAIL_USERNAME", "")
+    MAIL_PASSWORD = _env("MAIL_PASSWORD", "")
+    MAIL_USE_TLS = _env_bool("MAIL_USE_TLS", False)
+    MAIL_DEFAULT_SENDER = _env("MAIL_DEFAULT_SENDER", "tracker@localhost")
     # A leader with no units in charge sees nothing unless this is on (then leaders see all units).
     LEADERS_SEE_ALL = _env_bool("LEADERS_SEE_ALL", False)
 
 
 class DevelopmentConfig(Config):
     DEBUG = False
+    # `make run` starts `flask alerts sink`, which catches mail on this port.
+    MAIL_SERVER = _env("MAIL_SERVER", "127.0.0.1")
+    MAIL_PORT = _env_int("MAIL_PORT", 8025)
 
 
 class TestConfig(Config):

@@ -66,6 +66,7 @@ def select_locale():
 
 
 def register_blueprints(app):
+    from tracker.alerts.views import bp as alerts_bp
     from tracker.api.views import bp as api_bp
     from tracker.audit.views import bp as audit_bp
     from tracker.auth.views import bp as auth_bp
@@ -73,11 +74,25 @@ def register_blueprints(app):
     from tracker.ledger.views import bp as ledger_bp
     from tracker.main.views import bp as main_bp
     from tracker.org.views import bp as org_bp
+    from tracker.oversight.views import bp as oversight_bp
     from tracker.settings.views import bp as settings_bp
     from tracker.triage.views import bp as triage_bp
     from tracker.workflow.views import bp as workflow_bp
 
-    for bp in (main_bp, auth_bp, org_bp, audit_bp, settings_bp, intake_bp, ledger_bp, workflow_bp, triage_bp, api_bp):
+    for bp in (
+        main_bp,
+        auth_bp,
+        org_bp,
+        audit_bp,
+        settings_bp,
+        intake_bp,
+        ledger_bp,
+        workflow_bp,
+        triage_bp,
+        alerts_bp,
+        oversight_bp,
+        api_bp,
+    ):
         app.register_blueprint(bp)
 
 
@@ -140,6 +155,7 @@ def register_errorhandlers(app):
 
 
 def register_commands(app):
+    from tracker.alerts.cli import alerts_cli
     from tracker.audit.cli import audit_cli
     from tracker.auth.cli import tokens_cli, users_cli
     from tracker.demo.cli import demo_cli
@@ -148,7 +164,17 @@ def register_commands(app):
     from tracker.org.cli import units_cli
     from tracker.settings.cli import calendar_cli
 
-    for command in (users_cli, tokens_cli, units_cli, audit_cli, demo_cli, calendar_cli, intake_cli, scheduler_command):
+    for command in (
+        users_cli,
+        tokens_cli,
+        units_cli,
+        audit_cli,
+        demo_cli,
+        calendar_cli,
+        intake_cli,
+        alerts_cli,
+        scheduler_command,
+    ):
         app.cli.add_command(command)
 
 
@@ -171,7 +197,13 @@ def register_hooks(app):
             "role_labels": policy.ROLE_LABELS,
             "current_lang": select_locale(),
             "local_time": clock.to_local,
+            "unread_count": _unread_count,
         }
+
+    def _unread_count():
+        from tracker.alerts.services import unread_count
+
+        return unread_count(current_user) if current_user.is_authenticated else 0
 
     @app.template_filter("dt")
     def format_datetime(value, fmt="%Y-%m-%d %H:%M"):

@@ -42,6 +42,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             "intake.import",
             "channel.manage",
             "triage.manage",
+            "alerts.manage",
             "token.manage",
             "problem.view",
             "report.view",
@@ -65,6 +66,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             "problem.verify",
             "problem.reopen",
             "problem.extension_decide",
+            "notice.issue",
             "report.view",
         }
     ),

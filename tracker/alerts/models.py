@@ -1,8 +1,8 @@
 """Notifications: what a user should know about, shown in the inbox (and sent on by the scheduler)."""
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tracker.core.db import UTCDateTime
@@ -25,3 +25,80 @@ class Notification(db.Model):
     problem = relationship("Problem")
 
     __table_args__ = (db.Index("ix_notifications_user_unread", "user_id", "read_at", "id"),)
+
+
+class Alert(db.Model):
+    """One finding of the deadline scan. (problem, kind, step) is unique: re-running a scan, or two
+    scans at once, never makes a second copy. `resolved_at` is set when the problem moves on."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id", ondelete="CASCADE"), nullable=False)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)  # not_accepted, due_soon, behind, overdue, escalation
+    step: Mapped[str] = mapped_column(String(32), nullable=False)
+    days: Mapped[int | None] = mapped_column(Integer)  # working days overdue / left, where it applies
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+    problem = relationship("Problem")
+
+    __table_args__ = (
+        UniqueConstraint("problem_id", "kind", "step", name="uq_alerts_problem_kind_step"),
+        db.Index("ix_alerts_open", "resolved_at", "kind"),
+    )
+
+
+class Delivery(db.Model):
+    """An e-mail or webhook post waiting to go out, retried with back-off until it does."""
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(10), nullable=False)  # email | webhook
+    target: Mapped[str] = mapped_column(String(500), nullable=False)  # address, or webhook id
+    subject: Mapped[str] = mapped_column(String(200), nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(String(10), nullable=False, default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Webhook(db.Model):
+    """A group-robot webhook (钉钉, 企业微信 or plain JSON), for one unit (and its sub-units) or global."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    kind: Mapped[str] = mapped_column(String(10), nullable=False)  # dingtalk | wecom | json
+    url: Mapped[str] = mapped_column(String(500), nullable=False)
+    secret_enc: Mapped[str | None] = mapped_column(Text)  # DingTalk signing secret, encrypted
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"))
+    is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+
+    unit = relationship("Unit")
+
+
+class DigestLog(db.Model):
+    """Marks a digest as sent to a user for a day, so that a second run sends nothing."""
+
+    __tablename__ = "digest_log"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)  # daily | weekly
+
+
+class JobLease(db.Model):
+    """Which scheduler process runs a job now: one elected runner even with two schedulers (works on
+    SQLite and PostgreSQL alike; a lease that is not renewed expires)."""
+
+    __tablename__ = "job_leases"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(100), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

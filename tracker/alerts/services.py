@@ -1,12 +1,27 @@
-"""Notifications: who hears about what. Messages never carry the complainant's identity."""
+"""Notifications: who hears about what, by inbox, e-mail and group-robot webhook; daily and weekly
+digests. Messages carry problem fields only, never the complainant's identity."""
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import smtplib
+import urllib.parse
+import urllib.request
+from datetime import datetime, timedelta
+from email.message import EmailMessage
 
 from sqlalchemy import func, select, update
 
 from tracker.access.policy import Role
-from tracker.alerts.models import Notification
+from tracker.alerts.models import Delivery, DigestLog, Notification, Webhook
 from tracker.auth.models import User
-from tracker.core import clock
+from tracker.core import calendar, clock, crypto
+from tracker.core.db import insert_ignoring_conflicts
 from tracker.extensions import db
+
+log = logging.getLogger(__name__)
 
 
 def notify(users, kind: str, title: str, *, body=None, problem=None) -> list[Notification]:
@@ -64,3 +79,327 @@ def mark_read(user, notification_id=None) -> None:
     if notification_id is not None:
         stmt = stmt.where(Notification.id == notification_id)
     db.session.execute(stmt.values(read_at=clock.now()))
+
+
+# ---- fan-out of new alerts -----------------------------------------------------------------------
+
+ALERT_TITLES = {
+    "not_accepted": "{number} 交办超过 {days} 个工作日仍未签收",
+    "due_soon": "{number} 即将到期（剩 {days} 个工作日）：{title}",
+    "behind": "{number} 整改节点滞后：{title}",
+    "overdue": "{number} 已逾期 {days} 个工作日：{title}",
+    "escalation": "{number} {level}：已逾期 {days} 个工作日",
+}
+
+
+def alert_title(alert) -> str:
+    from tracker.oversight.models import LEVEL_LABELS
+
+    problem = alert.problem
+    level = LEVEL_LABELS.get(alert.step.split(":")[0], "") if alert.kind == "escalation" else ""
+    return ALERT_TITLES[alert.kind].format(
+        number=problem.number, days=alert.days or 0, title=problem.title[:40], level=level
+    )
+
+
+def recipients_for(alert) -> list[User]:
+    problem = alert.problem
+    people = list(problem_unit_side(problem)) if alert.kind != "not_accepted" else unit_people(problem.unit_id)
+    people += problem_inspector_side(problem) if alert.kind in ("not_accepted", "overdue", "escalation") else []
+    if alert.kind == "escalation" and not alert.step.startswith("reminder") and problem.leader:
+        people.append(problem.leader)
+    return people
+
+
+def announce(alerts) -> None:
+    """Inbox notifications, e-mails and webhook posts for new alerts. Only problem fields go out:
+    never an intake record, so never a complainant."""
+    for alert in alerts:
+        title = alert_title(alert)
+        body = problem_summary(alert.problem)
+        users = [u for u in recipients_for(alert) if u is not None]
+        notify(users, f"alert.{alert.kind}", title, body=body, problem=alert.problem)
+        queue_email([u.email for u in users if u.email and u.is_active], title, body)
+        queue_webhooks(alert.problem.unit_id, f"alert.{alert.kind}", title, body, alert.problem)
+
+
+def problem_summary(problem) -> str:
+    from tracker.ledger.models import STATUS_LABELS, TIER_LABELS
+
+    lines = [
+        f"问题：{problem.number} {problem.title}",
+        f"分级：{TIER_LABELS.get(problem.tier, '')}{'（立行立改）' if problem.is_quick_fix else ''}",
+        f"责任单位：{problem.unit.name if problem.unit else ''}",
+        f"责任人：{problem.owner.name if problem.owner else ''}",
+        f"完成时限：{problem.deadline.isoformat() if problem.deadline else ''}",
+        f"状态：{STATUS_LABELS.get(problem.status, problem.status)}",
+    ]
+    return "\n".join(lines)
+
+
+# ---- e-mail and webhooks -------------------------------------------------------------------------
+
+
+def queue_email(addresses, subject, body) -> None:
+    now = clock.now()
+    for address in dict.fromkeys(a.strip() for a in addresses if a and a.strip()):
+        db.session.add(
+            Delivery(
+                channel="email",
+                target=address,
+                subject=subject[:200],
+                body=body,
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+
+
+def webhooks_for(unit_id) -> list[Webhook]:
+    """Active webhooks of the unit, of the units above it, and the global ones."""
+    from tracker.org.models import Unit
+
+    unit_ids, node = set(), db.session.get(Unit, unit_id) if unit_id else None
+    while node is not None:
+        unit_ids.add(node.id)
+        node = node.parent
+    hooks = db.session.scalars(select(Webhook).where(Webhook.is_active.is_(True))).all()
+    return [h for h in hooks if h.unit_id is None or h.unit_id in unit_ids]
+
+
+def queue_webhooks(unit_id, event, title, body, problem=None) -> None:
+    now = clock.now()
+    for hook in webhooks_for(unit_id):
+        payload = json.dumps(
+            {"event": event, "title": title, "text": body, "problem": problem.number if problem else None},
+            ensure_ascii=False,
+        )
+        db.session.add(
+            Delivery(
+                channel="webhook",
+                target=f"webhook:{hook.id}",
+                subject=title[:200],
+                body=payload,
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+
+
+def webhook_request(hook: Webhook, payload: dict) -> tuple[str, bytes]:
+    """(url, body) in the robot's own format; DingTalk URLs are signed with its HMAC scheme."""
+    title, text = payload["title"], payload["text"]
+    if hook.kind == "dingtalk":
+        body = {
+            "msgtype": "markdown",
+            "markdown": {"title": title, "text": f"### {title}\n\n" + text.replace("\n", "\n\n")},
+        }
+    elif hook.kind == "wecom":
+        body = {"msgtype": "markdown", "markdown": {"content": f"**{title}**\n" + text}}
+    else:
+        body = payload
+    url = hook.url
+    secret = crypto.decrypt(hook.secret_enc) if hook.secret_enc else None
+    if hook.kind == "dingtalk" and secret:
+        url += ("&" if "?" in url else "?") + "&".join(f"{k}={v}" for k, v in dingtalk_signature(secret).items())
+    return url, json.dumps(body, ensure_ascii=False).encode("utf-8")
+
+
+def dingtalk_signature(secret: str, timestamp_ms: int | None = None) -> dict:
+    """DingTalk's robot signature: base64(HMAC-SHA256(secret, "{timestamp}\\n{secret}")), URL-encoded."""
+    timestamp = str(timestamp_ms if timestamp_ms is not None else int(clock.now().timestamp() * 1000))
+    digest = hmac.new(secret.encode(), f"{timestamp}\n{secret}".encode(), hashlib.sha256).digest()
+    return {"timestamp": timestamp, "sign": urllib.parse.quote_plus(base64.b64encode(digest))}
+
+
+def mail_settings() -> dict:
+    from flask import current_app
+
+    from tracker.settings.services import get_setting
+
+    config = current_app.config
+    defaults = {
+        "server": config.get("MAIL_SERVER") or "",
+        "port": config.get("MAIL_PORT", 25),
+        "username": config.get("MAIL_USERNAME") or "",
+        "password": config.get("MAIL_PASSWORD") or "",
+        "use_tls": config.get("MAIL_USE_TLS", False),
+        "sender": config.get("MAIL_DEFAULT_SENDER"),
+    }
+    stored = get_setting("mail", {})
+    merged = {**defaults, **{k: v for k, v in stored.items() if v not in (None, "")}}
+    if stored.get("password_enc"):
+        merged["password"] = crypto.decrypt(stored["password_enc"])
+    merged.pop("password_enc", None)
+    return merged
+
+
+def send_email(address, subject, body) -> None:
+    """Send one message through the configured SMTP server; raises on failure."""
+    mail = mail_settings()
+    if not mail["server"]:
+        raise RuntimeError("SMTP is not configured (MAIL_SERVER)")
+    message = EmailMessage()
+    message["From"] = mail["sender"]
+    message["To"] = address
+    message["Subject"] = subject
+    message.set_content(body)
+    with smtplib.SMTP(mail["server"], int(mail["port"]), timeout=15) as smtp:
+        if mail["use_tls"]:
+            smtp.starttls()
+        if mail["username"]:
+            smtp.login(mail["username"], mail["password"])
+        smtp.send_message(message)
+
+
+def post_webhook(hook: Webhook, payload: dict) -> None:
+    """POST to a webhook; raises on a transport error or a non-2xx answer (or a robot errcode)."""
+    url, body = webhook_request(hook, payload)
+    if not url.startswith(("http://", "https://")):
+        raise ValueError("webhook URLs must be http(s)")
+    headers = {"Content-Type": "application/json; charset=utf-8"}
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310 - checked above
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - admin-configured URL
+        answer = response.read(4096)
+    try:
+        result = json.loads(answer or b"{}")
+    except ValueError:
+        return
+    if isinstance(result, dict) and result.get("errcode") not in (None, 0):
+        raise RuntimeError(f"robot answered errcode {result.get('errcode')}: {result.get('errmsg')}")
+
+
+MAX_ATTEMPTS = 8
+
+
+def deliver_pending(limit=200) -> dict:
+    """Send due deliveries. A failure is logged and retried with back-off (1, 2, 4 … 60 minutes); it
+    never stops the others. Returns counts."""
+    now = clock.now()
+    due = db.session.scalars(
+        select(Delivery)
+        .where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
+        .order_by(Delivery.id)
+        .limit(limit)
+    ).all()
+    counts = {"sent": 0, "retry": 0, "failed": 0}
+    for item in due:
+        try:
+            if item.channel == "email":
+                send_email(item.target, item.subject, item.body)
+            else:
+                hook = db.session.get(Webhook, int(item.target.split(":", 1)[1]))
+                if hook is None or not hook.is_active:
+                    raise RuntimeError("webhook removed or disabled")
+                post_webhook(hook, json.loads(item.body))
+        except Exception as error:  # noqa: BLE001 - any failure is recorded and retried, never raised
+            item.attempts += 1
+            item.last_error = f"{type(error).__name__}: {error}"[:500]
+            if item.attempts >= MAX_ATTEMPTS:
+                item.status = "failed"
+                counts["failed"] += 1
+            else:
+                item.next_attempt_at = now + timedelta(minutes=min(60, 2 ** (item.attempts - 1)))
+                counts["retry"] += 1
+            log.warning(
+                "delivery %s (%s) failed, attempt %s: %s", item.id, item.channel, item.attempts, item.last_error
+            )
+        else:
+            item.attempts += 1
+            item.status, item.sent_at, item.last_error = "sent", now, None
+            counts["sent"] += 1
+    return counts
+
+
+# ---- digests -------------------------------------------------------------------------------------
+
+
+def _mark_digest(user, day, kind) -> bool:
+    """True the first time (user, day, kind) is marked; False when it was sent already."""
+    stmt = insert_ignoring_conflicts(DigestLog, ["user_id", "day", "kind"]).returning(DigestLog.user_id)
+    return bool(db.session.scalars(stmt, [{"user_id": user.id, "day": day, "kind": kind}]).all())
+
+
+def daily_digest(today=None) -> int:
+    """On working days: each leader gets the overdue and due-soon problems of their units, grouped by
+    unit, worst first, in the inbox and by e-mail. Nothing is sent when there is nothing to say.
+    Returns the number of leaders told."""
+    from tracker.access import policy
+    from tracker.ledger.models import OPEN_STATUSES, Problem
+    from tracker.ledger.queries import due_soon_condition
+
+    today = today or clock.today()
+    if not calendar.is_workday(today):
+        return 0
+    told = 0
+    leaders = db.session.scalars(select(User).where(User.role == Role.LEADER, User.is_active.is_(True))).all()
+    for leader in leaders:
+        scope = policy._compute_visible_units(leader)
+        stmt = select(Problem).where(Problem.status.in_(OPEN_STATUSES))
+        if scope is not None:
+            stmt = stmt.where(Problem.unit_id.in_(sorted(scope) or [-1]))
+        overdue = db.session.scalars(stmt.where(Problem.deadline < today).order_by(Problem.deadline)).all()
+        soon = db.session.scalars(stmt.where(due_soon_condition(today)).order_by(Problem.deadline)).all()
+        if not overdue and not soon:
+            continue
+        if not _mark_digest(leader, today, "daily"):
+            continue
+        title = f"{today.isoformat()} 分管单位问题日报：逾期 {len(overdue)} 件，临期 {len(soon)} 件"
+        body = digest_text(today, overdue, soon)
+        notify([leader], "digest.daily", title, body=body)
+        if leader.email:
+            queue_email([leader.email], title, body)
+        told += 1
+    return told
+
+
+def digest_text(today, overdue, soon) -> str:
+    lines = []
+    if overdue:
+        lines.append("【逾期】")
+        groups = {}
+        for problem in overdue:
+            groups.setdefault(problem.unit.name if problem.unit else "（未指定）", []).append(problem)
+        for unit, items in sorted(groups.items(), key=lambda g: (-len(g[1]), g[1][0].deadline)):
+            lines.append(f"{unit}（{len(items)} 件）")
+            for p in items:
+                lines.append(
+                    f"  {p.number} {p.title}，时限 {p.deadline.isoformat()}，逾期 "
+                    f"{calendar.workdays_between(p.deadline, today)} 个工作日"
+                )
+    if soon:
+        lines.append("【临期】")
+        for p in soon:
+            lines.append(f"  {p.number} {p.title}（{p.unit.name if p.unit else ''}），时限 {p.deadline.isoformat()}")
+    return "\n".join(lines)
+
+
+def weekly_summary(today=None) -> int:
+    """Monday: inspectors and leaders get last week's figures (new, closed, overdue now)."""
+    from tracker.ledger.models import OPEN_STATUSES, Problem
+
+    today = today or clock.today()
+    start = today - timedelta(days=7)
+    zone = clock.timezone()
+    since = datetime.combine(start, datetime.min.time(), zone)
+    created = db.session.scalar(select(func.count()).select_from(Problem).where(Problem.created_at >= since))
+    closed = db.session.scalar(select(func.count()).select_from(Problem).where(Problem.closed_at >= since))
+    overdue = db.session.scalar(
+        select(func.count()).select_from(Problem).where(Problem.status.in_(OPEN_STATUSES), Problem.deadline < today)
+    )
+    title = f"{start.isoformat()}–{today.isoformat()} 周报：新增 {created} 件，销号 {closed} 件，当前逾期 {overdue} 件"
+    told = 0
+    people = db.session.scalars(
+        select(User).where(User.role.in_((Role.INSPECTOR, Role.LEADER)), User.is_active.is_(True))
+    ).all()
+    for user in people:
+        if _mark_digest(user, today, "weekly"):
+            notify([user], "digest.weekly", title)
+            if user.email:
+                queue_email([user.email], title, title)
+            told += 1
+    return told

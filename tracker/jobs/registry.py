@@ -48,20 +48,82 @@ def resume_imports():
     return resumed
 
 
-JOBS = [
-    Job(
-        "resume_imports",
-        resume_imports,
-        "interval",
-        {"minutes": 1},
-        "Every minute: finish import batches whose runner stopped",
-    ),
-    Job(
-        "calendar_coverage",
-        check_calendar_coverage,
-        "cron",
-        {"hour": 8, "minute": 0},
-        "Daily: warn when next year's holiday arrangement has not been entered",
-    ),
-    Job("audit_verify", verify_audit_chain, "cron", {"hour": 2, "minute": 30}, "Nightly: verify the audit hash chain"),
-]
+def deadline_scan():
+    from tracker.alerts.scan import scan
+
+    report = scan()
+    log.info(
+        "deadline scan: %s candidates, new %s, resolved %s, notices %s",
+        report.candidates,
+        report.new,
+        report.resolved,
+        report.notices,
+    )
+    return report
+
+
+def deliver():
+    from tracker.alerts.services import deliver_pending
+
+    return deliver_pending()
+
+
+def leader_digest():
+    from tracker.alerts.services import daily_digest
+
+    return daily_digest()
+
+
+def weekly_summary():
+    from tracker.alerts.services import weekly_summary as send
+
+    return send()
+
+
+def jobs(schedules: dict | None = None) -> list[Job]:
+    """The jobs with their triggers; SCHEDULES (admin settings) may move the times."""
+    s = {
+        "scan_minutes": 15,
+        "digest_hour": 8,
+        "digest_minute": 30,
+        "weekly_day": "mon",
+        "weekly_hour": 9,
+        "weekly_minute": 0,
+        **(schedules or {}),
+    }
+    return [
+        Job(
+            "deadline_scan",
+            deadline_scan,
+            "interval",
+            {"minutes": int(s["scan_minutes"])},
+            "Deadline scan: due soon, overdue, escalation, notices",
+        ),
+        Job("deliver", deliver, "interval", {"minutes": 1}, "Send pending e-mails and webhook posts (with retries)"),
+        Job(
+            "leader_digest",
+            leader_digest,
+            "cron",
+            {"hour": int(s["digest_hour"]), "minute": int(s["digest_minute"])},
+            "Leaders' daily overdue list (working days only)",
+        ),
+        Job(
+            "weekly_summary",
+            weekly_summary,
+            "cron",
+            {"day_of_week": s["weekly_day"], "hour": int(s["weekly_hour"]), "minute": int(s["weekly_minute"])},
+            "Weekly summary",
+        ),
+        Job("resume_imports", resume_imports, "interval", {"minutes": 1}, "Finish import batches whose runner stopped"),
+        Job(
+            "calendar_coverage",
+            check_calendar_coverage,
+            "cron",
+            {"hour": 8, "minute": 0},
+            "Warn when next year's holiday arrangement has not been entered",
+        ),
+        Job("audit_verify", verify_audit_chain, "cron", {"hour": 2, "minute": 30}, "Verify the audit hash chain"),
+    ]
+
+
+JOBS = jobs()

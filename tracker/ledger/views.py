@@ -22,6 +22,8 @@ from wtforms import SelectChoice
 
 from tracker.access import policy
 from tracker.access.policy import Role
+from tracker.alerts.scan import KIND_LABELS as ALERT_KIND_LABELS
+from tracker.alerts.scan import open_alerts_for
 from tracker.audit.models import AuditEvent
 from tracker.auth.models import User
 from tracker.core import calendar, clock
@@ -33,6 +35,7 @@ from tracker.ledger import queries
 from tracker.ledger.forms import AssignProblemForm
 from tracker.ledger.models import STATUS_LABELS, TIER_LABELS, Category
 from tracker.org import queries as org_queries
+from tracker.oversight.models import SupervisionNotice
 from tracker.triage import services as triage
 from tracker.workflow import services as workflow
 
@@ -163,6 +166,11 @@ def render_problem(problem, status=200, kept=None, errors=None):
         pending_extension=next((r for r in problem.extension_requests if r.status == "pending"), None),
         kept=kept or {},
         errors=errors or {},
+        notices=db.session.scalars(
+            select(SupervisionNotice).where(SupervisionNotice.problem_id == problem.id).order_by(SupervisionNotice.id)
+        ).all(),
+        alerts=open_alerts_for([problem.id]),
+        alert_labels=ALERT_KIND_LABELS,
     ), status
 
 

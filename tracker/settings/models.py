@@ -2,7 +2,7 @@
 
 from datetime import date
 
-from sqlalchemy import Date, String
+from sqlalchemy import JSON, Date, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tracker.core.db import TimestampMixin
@@ -17,3 +17,12 @@ class CalendarOverride(TimestampMixin, db.Model):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     kind: Mapped[str] = mapped_column(String(8), nullable=False)
     note: Mapped[str | None] = mapped_column(String(100))
+
+
+class Setting(TimestampMixin, db.Model):
+    """An admin-edited setting (JSON value) that overrides the default in code."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[dict] = mapped_column(JSON, nullable=False)

@@ -78,3 +78,41 @@ def import_csv(raw: bytes, *, actor) -> int:
     for day, kind, note in rows:
         set_override(day, kind, note, actor=actor)
     return len(rows)
+
+
+# ---- key/value settings --------------------------------------------------------------------------
+
+
+def get_setting(key: str, default):
+    """The stored value for KEY merged over DEFAULT (dicts merge one level deep)."""
+    from tracker.settings.models import Setting
+
+    row = db.session.get(Setting, key)
+    if row is None:
+        return default
+    if isinstance(default, dict) and isinstance(row.value, dict):
+        merged = dict(default)
+        for k, v in row.value.items():
+            merged[k] = {**default[k], **v} if isinstance(default.get(k), dict) and isinstance(v, dict) else v
+        return merged
+    return row.value
+
+
+def put_setting(key: str, value, *, actor) -> None:
+    from tracker.settings.models import Setting
+
+    row = db.session.get(Setting, key)
+    before = row.value if row else None
+    if row is None:
+        row = Setting(key=key, value=value)
+        db.session.add(row)
+    else:
+        row.value = value
+    db.session.flush()
+    audit.record(actor, "settings.save", "setting", key, before=_redact(before), after=_redact(value))
+
+
+def _redact(value):
+    if isinstance(value, dict):
+        return {k: ("***" if "password" in k else v) for k, v in value.items()}
+    return value

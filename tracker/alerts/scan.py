@@ -1,0 +1,155 @@
+"""The deadline scan: finds what needs attention, records each finding once as an alert, resolves
+alerts whose problem moved on, issues supervision notices at the ladder's steps, and tells people.
+
+It reads only candidate problems (open and close to or past their deadline, unaccepted, or with a
+late milestone) through the (status, deadline) index, so its time grows with the due items, not with
+the size of the ledger. Alerts are inserted with ON CONFLICT DO NOTHING on (problem, kind, step):
+a second scan, or two scans at once, add nothing; a scan that dies half-way loses nothing that the
+next one will not find again.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+
+from tracker.core import calendar, clock
+from tracker.core.db import insert_ignoring_conflicts
+from tracker.extensions import db
+from tracker.ledger.models import Milestone, Problem, Status
+
+WORKING = (Status.ASSIGNED, Status.IN_PROGRESS, Status.SUBMITTED, Status.VERIFYING)
+LEVELS = ("reminder", "supervise", "listed")
+DEFAULTS = {
+    "due_soon_days": {"red": 0, "yellow": 2, "blue": 5, "quick_fix": 0},
+    "ladder": {
+        "red": {"reminder": 1, "supervise": 1, "listed": 3},
+        "yellow": {"reminder": 1, "supervise": 3, "listed": 6},
+        "blue": {"reminder": 1, "supervise": 5, "listed": 10},
+        "quick_fix": {"reminder": 1, "supervise": 1, "listed": 3},
+    },
+    "accept_within_days": 1,
+    "reply_days": 2,
+}
+KIND_LABELS = {"not_accepted": "未签收", "due_soon": "临期", "behind": "滞后", "overdue": "逾期", "escalation": "督办"}
+
+
+def settings() -> dict:
+    from tracker.settings.services import get_setting
+
+    return get_setting("alerts", DEFAULTS)
+
+
+@dataclass
+class ScanReport:
+    now: datetime
+    candidates: int = 0
+    new: dict = field(default_factory=dict)
+    open: dict = field(default_factory=dict)
+    resolved: int = 0
+    notices: list = field(default_factory=list)
+
+    def as_dict(self):
+        return {
+            "now": self.now.isoformat(),
+            "candidates": self.candidates,
+            "new": self.new,
+            "open": self.open,
+            "resolved": self.resolved,
+            "notices": self.notices,
+        }
+
+
+def _tier_key(tier, quick_fix):
+    return "quick_fix" if quick_fix else (tier or "yellow")
+
+
+def findings(now: datetime) -> tuple[dict, int]:
+    """{(problem_id, kind, step): days} for everything that needs attention at NOW, and the number
+    of candidate problems looked at."""
+    cfg = settings()
+    today = now.astimezone(clock.timezone()).date()
+    soon_limit = calendar.add_workdays(today, max(cfg["due_soon_days"].values()) or 0)
+    index = calendar.WorkdayIndex(today - timedelta(days=3 * 366), soon_limit + timedelta(days=1))
+    found = {}
+    rows = db.session.execute(
+        select(Problem.id, Problem.tier, Problem.is_quick_fix, Problem.deadline).where(
+            Problem.status.in_(WORKING), Problem.deadline <= soon_limit
+        )
+    ).all()
+    for problem_id, tier, quick, deadline in rows:
+        key = _tier_key(tier, quick)
+        if today > deadline:
+            overdue = index.between(deadline, today)
+            found[(problem_id, "overdue", deadline.isoformat())] = overdue
+            for level in LEVELS:
+                if overdue >= cfg["ladder"][key][level]:
+                    found[(problem_id, "escalation", f"{level}:{deadline.isoformat()}")] = overdue
+        elif index.between(today, deadline) <= cfg["due_soon_days"][key]:
+            found[(problem_id, "due_soon", deadline.isoformat())] = index.between(today, deadline)
+    cutoff = now - timedelta(days=1)
+    unaccepted = db.session.execute(
+        select(Problem.id, Problem.assigned_at).where(Problem.status == Status.ASSIGNED, Problem.assigned_at < cutoff)
+    ).all()
+    for problem_id, assigned_at in unaccepted:
+        assigned_on = assigned_at.astimezone(clock.timezone()).date()
+        if today > calendar.add_workdays(assigned_on, cfg["accept_within_days"]):
+            found[(problem_id, "not_accepted", assigned_on.isoformat())] = index.between(assigned_on, today)
+    late = db.session.execute(
+        select(Milestone.problem_id, Milestone.id, Milestone.due_date)
+        .join(Problem, Problem.id == Milestone.problem_id)
+        .where(Problem.status.in_(WORKING), Milestone.done_at.is_(None), Milestone.due_date < today)
+    ).all()
+    for problem_id, milestone_id, due in late:
+        found[(problem_id, "behind", f"m{milestone_id}")] = index.between(due, today)
+    return found, len(rows) + len(unaccepted) + len(late)
+
+
+def scan(now: datetime | None = None, *, notify=True) -> ScanReport:
+    """One deadline scan at NOW (default: the clock). The caller commits."""
+    from tracker.alerts.models import Alert
+
+    now = now or clock.now()
+    report = ScanReport(now=now)
+    found, report.candidates = findings(now)
+    open_alerts = db.session.execute(
+        select(Alert.id, Alert.problem_id, Alert.kind, Alert.step).where(Alert.resolved_at.is_(None))
+    ).all()
+    stale = [alert_id for alert_id, p, k, s in open_alerts if (p, k, s) not in found]
+    for offset in range(0, len(stale), 1000):
+        db.session.execute(update(Alert).where(Alert.id.in_(stale[offset : offset + 1000])).values(resolved_at=now))
+    report.resolved = len(stale)
+    known = {(p, k, s) for _id, p, k, s in open_alerts}
+    fresh = [
+        dict(problem_id=p, kind=k, step=s, days=d, created_at=now)
+        for (p, k, s), d in found.items()
+        if (p, k, s) not in known
+    ]
+    new_ids = []
+    for offset in range(0, len(fresh), 2000):
+        stmt = insert_ignoring_conflicts(Alert, ["problem_id", "kind", "step"]).returning(Alert.id)
+        new_ids += db.session.scalars(stmt, fresh[offset : offset + 2000]).all()
+    new_alerts = []
+    for offset in range(0, len(new_ids), 1000):
+        new_alerts += db.session.scalars(select(Alert).where(Alert.id.in_(new_ids[offset : offset + 1000]))).all()
+    for alert in new_alerts:
+        report.new[alert.kind] = report.new.get(alert.kind, 0) + 1
+    for _p, kind, _s in found:
+        report.open[kind] = report.open.get(kind, 0) + 1
+    if new_alerts:
+        from tracker.oversight import services as oversight
+
+        report.notices = oversight.issue_for_alerts(new_alerts, now)
+        if notify:
+            from tracker.alerts import services as alerts
+
+            alerts.announce(new_alerts)
+    return report
+
+
+def open_alerts_for(problem_ids) -> list:
+    from tracker.alerts.models import Alert
+
+    return db.session.scalars(
+        select(Alert).where(Alert.problem_id.in_(problem_ids), Alert.resolved_at.is_(None)).order_by(Alert.id)
+    ).all()

@@ -1,0 +1,208 @@
+"""The inbox, and the admin page for alert thresholds, the escalation ladder, schedules, SMTP and webhooks."""
+
+from urllib.parse import urlparse
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from tracker.access import policy
+from tracker.alerts import services
+from tracker.alerts.models import Notification, Webhook
+from tracker.alerts.scan import DEFAULTS
+from tracker.audit import services as audit
+from tracker.core import crypto
+from tracker.core.errors import ValidationFailed
+from tracker.core.pagination import paginate
+from tracker.extensions import db
+from tracker.org import queries as org_queries
+from tracker.settings.services import get_setting, put_setting
+
+bp = Blueprint("alerts", __name__)
+TIERS = ("red", "yellow", "blue", "quick_fix")
+LEVELS = ("reminder", "supervise", "listed")
+
+
+@bp.route("/inbox")
+def inbox():
+    stmt = select(Notification).where(Notification.user_id == current_user.id)
+    if request.args.get("unread"):
+        stmt = stmt.where(Notification.read_at.is_(None))
+    page = paginate(stmt.order_by(Notification.id.desc()), request.args.get("page"))
+    return render_template("alerts/inbox.html", page=page, unread=bool(request.args.get("unread")))
+
+
+@bp.route("/inbox/read", methods=["POST"])
+def mark_read():
+    from flask_wtf.csrf import validate_csrf
+
+    validate_csrf(request.form.get("csrf_token"))
+    notification_id = request.form.get("id")
+    services.mark_read(current_user, int(notification_id) if notification_id and notification_id.isdigit() else None)
+    db.session.commit()
+    target = request.form.get("next")
+    if target and target.startswith("/") and not target.startswith("//"):
+        return redirect(target)
+    return redirect(url_for("alerts.inbox"))
+
+
+def _int(value, name, low, high, errors):
+    try:
+        number = int(value)
+        if not low <= number <= high:
+            raise ValueError
+        return number
+    except (TypeError, ValueError):
+        errors[name] = _("应为 %(a)d–%(b)d 的整数。", a=low, b=high)
+        return None
+
+
+@bp.route("/admin/alerts", methods=["GET", "POST"])
+def settings_page():
+    policy.require(current_user, "alerts.manage")
+    current = get_setting("alerts", DEFAULTS)
+    schedules = get_setting("schedules", {"scan_minutes": 15, "digest_hour": 8, "digest_minute": 30})
+    mail = services.mail_settings()
+    errors = {}
+    if request.method == "POST":
+        form = request.form
+        target = form.get("target")
+        try:
+            if target == "thresholds":
+                value = {"due_soon_days": {}, "ladder": {}}
+                for tier in TIERS:
+                    value["due_soon_days"][tier] = _int(form.get(f"soon_{tier}"), f"soon_{tier}", 0, 30, errors)
+                    value["ladder"][tier] = {
+                        lv: _int(form.get(f"{lv}_{tier}"), f"{lv}_{tier}", 0, 60, errors) for lv in LEVELS
+                    }
+                    steps = [value["ladder"][tier][lv] for lv in LEVELS]
+                    if None not in steps and steps != sorted(steps):
+                        errors[f"listed_{tier}"] = _("催办 ≤ 督办 ≤ 挂牌督办。")
+                value["accept_within_days"] = _int(form.get("accept_within_days"), "accept_within_days", 1, 10, errors)
+                value["reply_days"] = _int(form.get("reply_days"), "reply_days", 1, 30, errors)
+                if errors:
+                    raise ValidationFailed(_("阈值有误，请修正标出的项。"), errors)
+                put_setting("alerts", value, actor=current_user)
+            elif target == "schedules":
+                value = {
+                    "scan_minutes": _int(form.get("scan_minutes"), "scan_minutes", 1, 240, errors),
+                    "digest_hour": _int(form.get("digest_hour"), "digest_hour", 0, 23, errors),
+                    "digest_minute": _int(form.get("digest_minute"), "digest_minute", 0, 59, errors),
+                }
+                if errors:
+                    raise ValidationFailed(_("时间有误。"), errors)
+                put_setting("schedules", value, actor=current_user)
+            elif target == "mail":
+                value = {
+                    "server": form.get("server", "").strip(),
+                    "port": _int(form.get("port"), "port", 1, 65535, errors),
+                    "username": form.get("username", "").strip(),
+                    "use_tls": form.get("use_tls") == "1",
+                    "sender": form.get("sender", "").strip(),
+                }
+                if form.get("password"):
+                    value["password_enc"] = crypto.encrypt(form["password"])
+                elif get_setting("mail", {}).get("password_enc"):
+                    value["password_enc"] = get_setting("mail", {})["password_enc"]
+                if errors:
+                    raise ValidationFailed(_("邮件设置有误。"), errors)
+                put_setting("mail", value, actor=current_user)
+            elif target == "mail_test":
+                address = form.get("address", "").strip() or current_user.email
+                if not address:
+                    raise ValidationFailed(_("请填写测试收件地址。"))
+                try:
+                    services.send_email(
+                        address, _("三色整改台账测试邮件"), _("这是一封测试邮件，收到即说明邮件设置正确。")
+                    )
+                except Exception as error:  # noqa: BLE001 - the admin sees what went wrong
+                    raise ValidationFailed(_("发送失败：%(e)s", e=f"{type(error).__name__}: {error}"[:200])) from None
+                flash(_("测试邮件已发送到 %(a)s。", a=address), "success")
+                return redirect(url_for("alerts.settings_page"))
+            elif target == "webhook":
+                save_webhook(form, actor=current_user)
+            elif target == "webhook_test":
+                hook = db.session.get(Webhook, int(form.get("webhook_id", 0)))
+                if hook is None:
+                    raise ValidationFailed(_("机器人不存在。"))
+                try:
+                    services.post_webhook(
+                        hook,
+                        {
+                            "event": "test",
+                            "title": _("三色整改台账测试消息"),
+                            "text": _("收到即说明机器人设置正确。"),
+                            "problem": None,
+                        },
+                    )
+                except Exception as error:  # noqa: BLE001
+                    raise ValidationFailed(_("发送失败：%(e)s", e=f"{type(error).__name__}: {error}"[:200])) from None
+                flash(_("测试消息已发出。"), "success")
+                return redirect(url_for("alerts.settings_page"))
+        except ValidationFailed as failed:
+            db.session.rollback()
+            flash(failed.message, "danger")
+            return render_template(
+                "alerts/settings.html",
+                current=current,
+                schedules=schedules,
+                mail=mail,
+                errors=failed.fields or errors,
+                webhooks=_webhooks(),
+                units=_units(),
+                form=request.form,
+            ), 422
+        db.session.commit()
+        flash(_("已保存。"), "success")
+        return redirect(url_for("alerts.settings_page"))
+    return render_template(
+        "alerts/settings.html",
+        current=current,
+        schedules=schedules,
+        mail=mail,
+        errors={},
+        webhooks=_webhooks(),
+        units=_units(),
+        form={},
+    )
+
+
+def _webhooks():
+    return db.session.scalars(select(Webhook).order_by(Webhook.id)).all()
+
+
+def _units():
+    return org_queries.tree_order(org_queries.all_units(active_only=True))
+
+
+def save_webhook(form, *, actor) -> Webhook:
+    """Create, change or disable a webhook. Raises ValidationFailed."""
+    errors = {}
+    hook = db.session.get(Webhook, int(form["webhook_id"])) if form.get("webhook_id") else None
+    if hook is not None and form.get("active") in ("0", "1") and not form.get("url"):
+        hook.is_active = form["active"] == "1"
+        audit.record(actor, "webhook.activate" if hook.is_active else "webhook.deactivate", "webhook", hook.id)
+        return hook
+    name = form.get("name", "").strip()[:100]
+    kind = form.get("kind")
+    url = form.get("url", "").strip()
+    if not name:
+        errors["name"] = _("请填写名称。")
+    if kind not in ("dingtalk", "wecom", "json"):
+        errors["kind"] = _("请选择类型。")
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        errors["url"] = _("地址须以 http:// 或 https:// 开头。")
+    unit_id = int(form["unit_id"]) if form.get("unit_id", "").isdigit() else None
+    if errors:
+        raise ValidationFailed(_("机器人设置有误。"), errors)
+    if hook is None:
+        hook = Webhook(is_active=True)
+        db.session.add(hook)
+    hook.name, hook.kind, hook.url, hook.unit_id = name, kind, url, unit_id
+    if form.get("secret"):
+        hook.secret_enc = crypto.encrypt(form["secret"].strip())
+    db.session.flush()
+    audit.record(actor, "webhook.save", "webhook", hook.id, after={"name": name, "kind": kind, "unit_id": unit_id})
+    return hook

@@ -1,0 +1,131 @@
+"""Supervision notices (督办单): issued by the deadline scan at the ladder's 督办 and 挂牌督办 steps,
+or on demand by an inspector; numbered per year; printable and downloadable as DOCX."""
+
+import io
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from tracker.access import policy
+from tracker.audit import services as audit
+from tracker.core import calendar, clock, sequences
+from tracker.core.errors import ValidationFailed
+from tracker.core.sanitize import plain_text
+from tracker.extensions import db
+from tracker.oversight.models import LEVEL_LABELS, SupervisionNotice
+
+NOTICE_LEVELS = ("supervise", "listed")
+
+
+def _new_notice(problem, level, *, days_overdue, actor=None, note=None, source_key=None, when=None):
+    from tracker.alerts.scan import settings as alert_settings
+
+    when = when or clock.now()
+    today = when.astimezone(clock.timezone()).date()
+    year = today.year
+    notice = SupervisionNotice(
+        year=year,
+        seq=sequences.next_value("notice", year),
+        problem_id=problem.id,
+        level=level,
+        unit_id=problem.unit_id,
+        leader_id=problem.leader_id,
+        deadline=problem.deadline,
+        days_overdue=days_overdue,
+        reply_by=calendar.add_workdays(today, alert_settings()["reply_days"]),
+        note=note,
+        issued_at=when,
+        issued_by_id=getattr(actor, "id", None),
+        source_key=source_key,
+    )
+    db.session.add(notice)
+    db.session.flush()
+    audit.record(
+        actor,
+        "notice.issue",
+        "problem",
+        problem.number,
+        after={"notice": notice.number, "level": level, "days_overdue": days_overdue},
+    )
+    return notice
+
+
+def issue_for_alerts(alerts, now) -> list[str]:
+    """A notice for every new 督办 / 挂牌督办 escalation alert (once: the alert key is remembered)."""
+    from tracker.alerts import services as alerts_services
+
+    issued = []
+    for alert in alerts:
+        if alert.kind != "escalation":
+            continue
+        level = alert.step.split(":")[0]
+        if level not in NOTICE_LEVELS:
+            continue
+        key = f"{alert.problem_id}:{alert.step}"
+        if db.session.scalar(select(SupervisionNotice.id).where(SupervisionNotice.source_key == key)):
+            continue
+        notice = _new_notice(alert.problem, level, days_overdue=alert.days or 0, source_key=key, when=now)
+        issued.append(notice.number)
+        problem = alert.problem
+        title = f"{notice.number}：{LEVEL_LABELS[level]} {problem.number} {problem.title[:40]}"
+        people = [*alerts_services.problem_unit_side(problem), *([problem.leader] if problem.leader else [])]
+        alerts_services.notify(people, "notice", title, body=notice_text(notice), problem=problem)
+        alerts_services.queue_email([u.email for u in people if u and u.email], title, notice_text(notice))
+        alerts_services.queue_webhooks(problem.unit_id, "notice", title, notice_text(notice), problem)
+    return issued
+
+
+def issue_notice(problem, level, note, *, actor):
+    """An inspector issues a notice on demand (any open, assigned problem). Raises ValidationFailed."""
+    policy.require(actor, "notice.issue", problem)
+    if level not in LEVEL_LABELS:
+        raise ValidationFailed(_("请选择督办级别。"), {"level": _("请选择督办级别。")})
+    if not problem.is_open or problem.deadline is None:
+        raise ValidationFailed(_("只能对已交办、未办结的问题发督办单。"))
+    today = clock.today()
+    overdue = calendar.workdays_between(problem.deadline, today) if today > problem.deadline else 0
+    return _new_notice(problem, level, days_overdue=overdue, actor=actor, note=plain_text(note, 2000) or None)
+
+
+def notice_text(notice) -> str:
+    problem = notice.problem
+    lines = [
+        f"{notice.unit.name if notice.unit else ''}：",
+        f"你单位承办的问题“{problem.title}”（编号 {problem.number}），完成时限为 "
+        f"{notice.deadline.isoformat() if notice.deadline else '—'}，"
+        + (f"已逾期 {notice.days_overdue} 个工作日。" if notice.days_overdue else "尚未办结。"),
+        f"现予{notice.level_label}，请于 {notice.reply_by.isoformat()} 前书面报告整改进展和结果。",
+    ]
+    if notice.note:
+        lines.append(f"督办意见：{notice.note}")
+    if notice.leader:
+        lines.append(f"抄送：{notice.leader.name}（分管领导）")
+    return "\n".join(lines)
+
+
+def notice_docx(notice) -> bytes:
+    """The notice as a Word document (A4), for printing and filing."""
+    from docx import Document
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.shared import Cm, Pt
+
+    document = Document()
+    section = document.sections[0]
+    section.page_height, section.page_width = Cm(29.7), Cm(21)
+    section.left_margin = section.right_margin = Cm(2.6)
+    style = document.styles["Normal"]
+    style.font.name = "FangSong"
+    style.font.size = Pt(14)
+    heading = document.add_paragraph()
+    heading.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    run = heading.add_run(f"{notice.level_label}通知单")
+    run.bold, run.font.size = True, Pt(22)
+    number = document.add_paragraph(notice.number)
+    number.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    for line in notice_text(notice).split("\n"):
+        document.add_paragraph(line)
+    signature = document.add_paragraph(f"\n纪检监察室\n{clock.to_local(notice.issued_at).strftime('%Y年%m月%d日')}")
+    signature.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
