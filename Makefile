@@ -48,8 +48,9 @@ migrate: deps
 
 run: deps assets translations migrate
 	$(FLASK) demo seed --if-empty
-	@echo "Web: http://$(HOST):$(PORT)/login   (Ctrl-C stops the web server and the scheduler)"
+	@echo "Web: http://$(HOST):$(PORT)/login   (Ctrl-C stops the web server, the scheduler and the mail/webhook sink)"
 	@trap 'kill 0' INT TERM EXIT; \
+	  $(FLASK) alerts sink & \
 	  $(FLASK) scheduler & \
 	  $(FLASK) run --host $(HOST) --port $(PORT) & \
 	  wait

@@ -22,6 +22,15 @@ def test_demo_seed_prints_logins_that_work_and_refuses_a_second_run(app):
     assert runner.invoke(args=["demo", "seed", "--if-empty"]).exit_code == 0
 
 
+def test_demo_showcase_has_an_overdue_problem_that_the_scan_escalates(app):
+    runner = app.test_cli_runner()
+    runner.invoke(args=["demo", "seed"])
+    result = runner.invoke(args=["alerts", "scan", "--json"])
+    body = json.loads(result.output)
+    assert body["open"].get("overdue") == 1 and body["notices"]  # 14 working days overdue: 督办 and 挂牌督办
+    assert body["open"].get("not_accepted") == 1
+
+
 def test_demo_seed_generates_problems_with_three_records_each(app):
     runner = app.test_cli_runner()
     runner.invoke(args=["demo", "seed"])
@@ -29,12 +38,13 @@ def test_demo_seed_generates_problems_with_three_records_each(app):
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["problems"] == 250
     with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(Problem)) == 250
-        assert db.session.scalar(select(func.count()).select_from(IntakeRecord)) == 750
+        # 4 showcase problems (one record each) come with the demo organisation.
+        assert db.session.scalar(select(func.count()).select_from(Problem)) == 254
+        assert db.session.scalar(select(func.count()).select_from(IntakeRecord)) == 754
         numbers = db.session.scalars(select(Problem.number)).all()
-        assert len(set(numbers)) == 250
+        assert len(set(numbers)) == 254
     # Numbering continues after generated problems.
     from tracker.ledger import services
 
     with app.app_context():
-        assert services.next_number().endswith("000251")
+        assert services.next_number().endswith("000255")

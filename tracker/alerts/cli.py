@@ -90,5 +90,6 @@ def sink_command(smtp_port, http_port, folder):
         pass
     finally:
         server.shutdown()
+        server.server_close()
         controller.stop()
         sys.exit(0)

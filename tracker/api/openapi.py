@@ -104,6 +104,52 @@ SPEC = {
                 },
             }
         },
+        "/problems": {
+            "get": {
+                "summary": "The ledger as the caller may see it (filters: status, tier, unit, overdue, q, "
+                "assigned_from, assigned_to; cursor pagination with next_cursor)",
+                "responses": {"200": {"description": "items and next_cursor"}, **_errors(401, 422)},
+            },
+            "post": {
+                "summary": "A new problem (state new) from intake records, with the suggested tier and reasons",
+                "responses": {"201": {"description": "the problem"}, **_errors(400, 401, 403, 404, 422)},
+            },
+        },
+        "/problems/{number}": {
+            "get": {
+                "summary": "One problem with version, status, deadlines, owners, counters, "
+                "intake records (identity masked by role)",
+                "responses": {"200": {"description": "the problem"}, **_errors(401, 404)},
+            }
+        },
+        "/problems/{number}/transitions": {
+            "post": {
+                "summary": "Take a workflow action: {action, version, …}; assign takes tier, unit_code, owner, leader?, "
+                "measures, deadline?; others take reason, report, withdraw_reason as they need",
+                "responses": {
+                    "200": {"description": "the problem after the action"},
+                    **_errors(400, 401, 403, 404, 409, 422),
+                },
+            }
+        },
+        "/problems/{number}/evidence": {
+            "post": {
+                "summary": "Upload one evidence file (multipart, field `file`); type judged from the content",
+                "responses": {"201": {"description": "the stored file"}, **_errors(401, 403, 404, 413, 422)},
+            }
+        },
+        "/alerts": {
+            "get": {
+                "summary": "Open alerts (problem=<number> for one problem; open=0 for resolved too)",
+                "responses": {"200": {"description": "items"}, **_errors(401, 404)},
+            }
+        },
+        "/reports/overdue": {
+            "get": {
+                "summary": "Overdue problems grouped by unit, worst first",
+                "responses": {"200": {"description": "the report"}, **_errors(401)},
+            }
+        },
         "/openapi.json": {
             "get": {"summary": "This document", "security": [], "responses": {"200": {"description": "OpenAPI 3.1"}}}
         },

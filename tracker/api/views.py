@@ -191,3 +191,92 @@ def transition(number):
     workflow.apply(problem, action, actor=user, expected_version=version, **details)
     db.session.commit()
     return jsonify(problem_view(problem, user, with_records=True))
+
+
+@bp.route("/problems/<number>/evidence", methods=["POST"])
+def upload_evidence(number):
+    from tracker.ledger import queries as ledger_queries
+    from tracker.ledger import services as ledger_services
+
+    user = g.api_user
+    problem = ledger_queries.get_problem_or_404(number, user)
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise ValidationFailed("请以 multipart/form-data 上传一个名为 file 的文件。", {"file": "缺少文件。"})
+    item = ledger_services.store_evidence(problem, upload.stream, upload.filename, actor=user)
+    db.session.commit()
+    return jsonify(
+        id=item.id, filename=item.filename, content_type=item.content_type, size=item.size, sha256=item.sha256
+    ), 201
+
+
+# ---- alerts and reports --------------------------------------------------------------------------
+
+
+@bp.route("/alerts")
+def list_alerts():
+    from sqlalchemy import select
+
+    from tracker.alerts.models import Alert
+    from tracker.ledger import queries as ledger_queries
+    from tracker.ledger.models import Problem
+
+    user = g.api_user
+    policy.require(user, "problem.view")
+    stmt = select(Alert).join(Problem, Problem.id == Alert.problem_id)
+    number = request.args.get("problem")
+    if number:
+        problem = ledger_queries.get_problem_or_404(number, user)
+        stmt = stmt.where(Alert.problem_id == problem.id)
+    scope = policy.visible_unit_ids(user)
+    if scope is not None:
+        stmt = stmt.where(Problem.unit_id.in_(sorted(scope) or [-1]))
+    if request.args.get("open", "1") in ("1", "true"):
+        stmt = stmt.where(Alert.resolved_at.is_(None))
+    alerts = db.session.scalars(stmt.order_by(Alert.id).limit(1000)).all()
+    return jsonify(
+        items=[
+            {
+                "id": a.id,
+                "problem": a.problem.number,
+                "kind": a.kind,
+                "step": a.step,
+                "days": a.days,
+                "created_at": a.created_at.isoformat(),
+                "resolved_at": a.resolved_at.isoformat() if a.resolved_at else None,
+            }
+            for a in alerts
+        ]
+    )
+
+
+@bp.route("/reports/overdue")
+def overdue_report():
+    from tracker.ledger import queries as ledger_queries
+
+    user = g.api_user
+    policy.require(user, "problem.view")
+    flt = ledger_queries.LedgerFilter.from_args({"due": "overdue", "sort": "deadline"})
+    today = clock.today()
+    rows = db.session.scalars(
+        ledger_queries.filtered(user, flt).order_by(*ledger_queries._ordering("deadline")).limit(5000)
+    ).all()
+    index = ledger_queries.days_index(today, rows)
+    by_unit = {}
+    for problem in rows:
+        unit = problem.unit.code if problem.unit else None
+        entry = by_unit.setdefault(
+            unit, {"unit_code": unit, "unit": problem.unit.name if problem.unit else None, "count": 0, "problems": []}
+        )
+        entry["count"] += 1
+        entry["problems"].append(
+            {
+                "number": problem.number,
+                "title": problem.title,
+                "tier": problem.tier,
+                "deadline": problem.deadline.isoformat(),
+                "days_overdue": -ledger_queries.days_left(problem, today, index),
+            }
+        )
+    units = sorted(by_unit.values(), key=lambda u: -u["count"])
+    return jsonify(date=today.isoformat(), total=len(rows), units=units)

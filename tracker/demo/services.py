@@ -1,10 +1,12 @@
 """A believable county organisation with one user per role."""
 
 import random
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
 from tracker.access.policy import Role
+from tracker.alerts.models import Webhook
 from tracker.auth import services as user_services
 from tracker.auth.models import User
 from tracker.extensions import db
@@ -72,10 +74,100 @@ def seed(seed_value=None) -> list[tuple[User, str]]:
             data["unit_id"] = units[where].id
         if role == Role.LEADER:
             data["leader_unit_ids"] = [units[c].id for c in where]
+        data["email"] = f"{username}@demo.gov.cn"
         user, _generated = user_services.create_user(data, actor=None)
         user.must_change_password = False
         logins.append((user, password))
+    seed_showcase({u.username: u for u, _p in logins})
     return logins
+
+
+SHOWCASE = [
+    # (external id, unit, owner, title, body, assigned this many working days ago (None: not yet), tier)
+    (
+        "12345-DEMO-001",
+        "JY-JYJ",
+        "jiaoyu",
+        "学校门口上下学时段交通拥堵",
+        "城关第一小学门口接送车辆乱停，学生过马路很危险。",
+        14,
+        "yellow",
+    ),
+    ("12345-DEMO-002", "WS-RMYY", "yiyuan", "医院挂号排队时间过长", "县人民医院专家号一号难求，排队三小时。", 2, "red"),
+    ("12345-DEMO-003", "JY-YX", None, "幼儿园收费不透明", "城关幼儿园收取兴趣班费用未公示。", None, None),
+    (
+        "12345-DEMO-004",
+        "WS-RMYY",
+        "yiyuan",
+        "医院停车场需要扩建",
+        "停车位不足，周边道路拥堵，需要资金扩建。",
+        3,
+        "blue",
+    ),
+]
+
+
+def seed_showcase(users) -> None:
+    """A few intake records and problems in different states, one of them overdue, so that the alerts,
+    notices and digests have something to say as soon as the scheduler runs."""
+    from tracker.core import calendar, clock
+    from tracker.intake import services as intake
+    from tracker.ledger import services as ledger
+    from tracker.org import queries as org_queries
+    from tracker.triage import services as triage
+    from tracker.workflow import services as workflow
+
+    db.session.add(
+        Webhook(
+            name="演示：本机接收器（flask alerts sink）", kind="json", url="http://127.0.0.1:8026/hook", is_active=True
+        )
+    )
+    pinned = clock.now() if clock.is_pinned() else None
+    today = clock.today()
+    inspector = users["jijian"]
+    try:
+        for external_id, unit_code, owner_name, title, body, days_ago, tier in SHOWCASE:
+            unit = org_queries.unit_by_code(unit_code)
+            if days_ago is not None:
+                clock.pin(f"{calendar.add_workdays(today, -days_ago).isoformat()}T09:30:00")
+            record, _created = intake.register(
+                {
+                    "channel": "12345 热线",
+                    "kind": "投诉",
+                    "external_id": external_id,
+                    "received_at": clock.local_now() - timedelta(hours=2),
+                    "title": title,
+                    "body": body,
+                    "unit_code": unit_code,
+                    "rating": "1",
+                    "complainant_name": "王某",
+                    "complainant_phone": "13900000000",
+                },
+                actor=inspector,
+            )
+            problem = ledger.create_problem([record.id], title=title, actor=inspector)
+            if days_ago is not None:
+                owner = users[owner_name]
+                suggested = triage.suggest(problem).tier
+                workflow.apply(
+                    problem,
+                    "assign",
+                    actor=inspector,
+                    expected_version=problem.version,
+                    tier=tier,
+                    unit_id=unit.id,
+                    owner_id=owner.id,
+                    leader="lingdao",
+                    measures="限期整改，按时反馈。",
+                    tier_override_reason=None if tier == suggested else "演示数据",
+                )
+                db.session.flush()
+                if days_ago > 2:  # the red one (2 days ago) is left unaccepted: an alert
+                    workflow.apply(problem, "accept", actor=owner, expected_version=problem.version)
+                    db.session.flush()
+            clock.pin(pinned)
+    finally:
+        clock.pin(pinned)
 
 
 TITLES = [
