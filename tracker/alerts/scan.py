@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import selectinload
 
 from tracker.core import calendar, clock
 from tracker.core.db import insert_ignoring_conflicts
@@ -117,7 +118,12 @@ def scan(now: datetime | None = None, *, notify=True) -> ScanReport:
     ).all()
     stale = [alert_id for alert_id, p, k, s in open_alerts if (p, k, s) not in found]
     for offset in range(0, len(stale), 1000):
-        db.session.execute(update(Alert).where(Alert.id.in_(stale[offset : offset + 1000])).values(resolved_at=now))
+        db.session.execute(
+            update(Alert)
+            .where(Alert.id.in_(stale[offset : offset + 1000]))
+            .values(resolved_at=now)
+            .execution_options(synchronize_session=False)
+        )
     report.resolved = len(stale)
     known = {(p, k, s) for _id, p, k, s in open_alerts}
     fresh = [
@@ -131,7 +137,10 @@ def scan(now: datetime | None = None, *, notify=True) -> ScanReport:
         new_ids += db.session.scalars(stmt, fresh[offset : offset + 2000]).all()
     new_alerts = []
     for offset in range(0, len(new_ids), 1000):
-        new_alerts += db.session.scalars(select(Alert).where(Alert.id.in_(new_ids[offset : offset + 1000]))).all()
+        chunk = new_ids[offset : offset + 1000]
+        new_alerts += db.session.scalars(
+            select(Alert).where(Alert.id.in_(chunk)).options(selectinload(Alert.problem))
+        ).all()
     for alert in new_alerts:
         report.new[alert.kind] = report.new.get(alert.kind, 0) + 1
     for _p, kind, _s in found:
@@ -139,11 +148,12 @@ def scan(now: datetime | None = None, *, notify=True) -> ScanReport:
     if new_alerts:
         from tracker.oversight import services as oversight
 
-        report.notices = oversight.issue_for_alerts(new_alerts, now)
+        notices = oversight.issue_for_alerts(new_alerts, now)
+        report.notices = [n.number for n in notices]
         if notify:
             from tracker.alerts import services as alerts
 
-            alerts.announce(new_alerts)
+            alerts.announce(new_alerts, notices)
     return report
 
 

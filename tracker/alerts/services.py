@@ -102,25 +102,115 @@ def alert_title(alert) -> str:
     )
 
 
-def recipients_for(alert) -> list[User]:
-    problem = alert.problem
-    people = list(problem_unit_side(problem)) if alert.kind != "not_accepted" else unit_people(problem.unit_id)
-    people += problem_inspector_side(problem) if alert.kind in ("not_accepted", "overdue", "escalation") else []
-    if alert.kind == "escalation" and not alert.step.startswith("reminder") and problem.leader:
-        people.append(problem.leader)
-    return people
+class Audience:
+    """Who hears about a batch of problems, read with a handful of queries instead of a few per alert."""
+
+    def __init__(self, problems):
+        from tracker.org.models import Unit
+
+        unit_ids = {p.unit_id for p in problems if p.unit_id}
+        self.people = {}
+        for user in db.session.scalars(
+            select(User).where(User.unit_id.in_(unit_ids or [-1]), User.role == Role.UNIT, User.is_active.is_(True))
+        ):
+            self.people.setdefault(user.unit_id, []).append(user)
+        self.inspectors = list(
+            db.session.scalars(select(User).where(User.role == Role.INSPECTOR, User.is_active.is_(True)))
+        )
+        self.parents = dict(db.session.execute(select(Unit.id, Unit.parent_id)).all())
+        self.hooks = list(db.session.scalars(select(Webhook).where(Webhook.is_active.is_(True))))
+
+    def unit_side(self, problem):
+        return [problem.owner] if problem.owner else self.people.get(problem.unit_id, [])
+
+    def inspector_side(self, problem):
+        return [problem.inspector] if problem.inspector else self.inspectors
+
+    def webhooks(self, unit_id):
+        chain, node = set(), unit_id
+        while node is not None and node not in chain:
+            chain.add(node)
+            node = self.parents.get(node)
+        return [h for h in self.hooks if h.unit_id is None or h.unit_id in chain]
+
+    def for_alert(self, alert):
+        problem = alert.problem
+        people = list(self.unit_side(problem)) if alert.kind != "not_accepted" else self.people.get(problem.unit_id, [])
+        if alert.kind in ("not_accepted", "overdue", "escalation"):
+            people += self.inspector_side(problem)
+        if alert.kind == "escalation" and not alert.step.startswith("reminder") and problem.leader:
+            people.append(problem.leader)
+        return people
 
 
-def announce(alerts) -> None:
-    """Inbox notifications, e-mails and webhook posts for new alerts. Only problem fields go out:
-    never an intake record, so never a complainant."""
+def announce(alerts, notices=()) -> None:
+    """Inbox notifications, e-mails and webhook posts for new alerts and notices, written in bulk.
+    Only problem fields go out: never an intake record, so never a complainant."""
+    from sqlalchemy import insert
+    from sqlalchemy.orm import selectinload
+
+    from tracker.ledger.models import Problem
+    from tracker.oversight.services import notice_text
+
+    problem_ids = {a.problem_id for a in alerts} | {n.problem_id for n in notices}
+    problems = {
+        p.id: p
+        for p in db.session.scalars(
+            select(Problem)
+            .where(Problem.id.in_(problem_ids or [-1]))
+            .options(
+                selectinload(Problem.owner),
+                selectinload(Problem.leader),
+                selectinload(Problem.inspector),
+                selectinload(Problem.unit),
+            )
+        )
+    }
+    audience = Audience(problems.values())
+    now = clock.now()
+    inbox, outbox = [], []
+
+    def send(users, kind, title, body, problem):
+        seen = set()
+        for user in users:
+            if user is None or not user.is_active or user.id in seen:
+                continue
+            seen.add(user.id)
+            inbox.append(
+                {
+                    "user_id": user.id,
+                    "kind": kind,
+                    "title": title[:200],
+                    "body": body,
+                    "problem_id": problem.id,
+                    "created_at": now,
+                }
+            )
+            if user.email:
+                outbox.append({"channel": "email", "target": user.email, "subject": title[:200], "body": body})
+        for hook in audience.webhooks(problem.unit_id):
+            payload = json.dumps(
+                {"event": kind, "title": title, "text": body, "problem": problem.number}, ensure_ascii=False
+            )
+            outbox.append(
+                {"channel": "webhook", "target": f"webhook:{hook.id}", "subject": title[:200], "body": payload}
+            )
+
+    summaries = {}
     for alert in alerts:
-        title = alert_title(alert)
-        body = problem_summary(alert.problem)
-        users = [u for u in recipients_for(alert) if u is not None]
-        notify(users, f"alert.{alert.kind}", title, body=body, problem=alert.problem)
-        queue_email([u.email for u in users if u.email and u.is_active], title, body)
-        queue_webhooks(alert.problem.unit_id, f"alert.{alert.kind}", title, body, alert.problem)
+        problem = problems[alert.problem_id]
+        body = summaries.setdefault(problem.id, problem_summary(problem))
+        send(audience.for_alert(alert), f"alert.{alert.kind}", alert_title(alert), body, problem)
+    for notice in notices:
+        problem = problems[notice.problem_id]
+        title = f"{notice.number}：{notice.level_label} {problem.number} {problem.title[:40]}"
+        send([*audience.unit_side(problem), problem.leader], "notice", title, notice_text(notice), problem)
+    for rows, model, extra in (
+        (inbox, Notification, {}),
+        (outbox, Delivery, {"status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now}),
+    ):
+        for offset in range(0, len(rows), 2000):
+            db.session.execute(insert(model), [{**row, **extra} for row in rows[offset : offset + 2000]])
 
 
 def problem_summary(problem) -> str:
@@ -149,39 +239,6 @@ def queue_email(addresses, subject, body) -> None:
                 target=address,
                 subject=subject[:200],
                 body=body,
-                status="pending",
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
-        )
-
-
-def webhooks_for(unit_id) -> list[Webhook]:
-    """Active webhooks of the unit, of the units above it, and the global ones."""
-    from tracker.org.models import Unit
-
-    unit_ids, node = set(), db.session.get(Unit, unit_id) if unit_id else None
-    while node is not None:
-        unit_ids.add(node.id)
-        node = node.parent
-    hooks = db.session.scalars(select(Webhook).where(Webhook.is_active.is_(True))).all()
-    return [h for h in hooks if h.unit_id is None or h.unit_id in unit_ids]
-
-
-def queue_webhooks(unit_id, event, title, body, problem=None) -> None:
-    now = clock.now()
-    for hook in webhooks_for(unit_id):
-        payload = json.dumps(
-            {"event": event, "title": title, "text": body, "problem": problem.number if problem else None},
-            ensure_ascii=False,
-        )
-        db.session.add(
-            Delivery(
-                channel="webhook",
-                target=f"webhook:{hook.id}",
-                subject=title[:200],
-                body=payload,
                 status="pending",
                 attempts=0,
                 next_attempt_at=now,

@@ -5,7 +5,9 @@ import json
 from dataclasses import dataclass
 from datetime import UTC
 
+from sqlalchemy import event as sa_event
 from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
 from tracker.audit.models import GENESIS_HASH, AuditEvent
 from tracker.core import clock
@@ -47,11 +49,13 @@ def record(actor, action, object_type, object_id, *, before=None, after=None, no
     PostgreSQL; SQLite has one writer at a time) and the unique `prev_hash` refuses a fork.
     """
     session = db.session
-    session.flush()  # take the write lock on SQLite before reading the chain's head
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
-    head = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
-    event = AuditEvent(
+    head = session.info.get(_HEAD)
+    if head is None:
+        session.flush()  # take the write lock on SQLite before reading the chain's head
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+        head = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
+    entry = AuditEvent(
         created_at=clock.now(),
         actor_id=getattr(actor, "id", None),
         actor_name=getattr(actor, "username", None) or "system",
@@ -63,10 +67,21 @@ def record(actor, action, object_type, object_id, *, before=None, after=None, no
         note=note,
         prev_hash=head or GENESIS_HASH,
     )
-    event.hash = compute_hash(event)
-    session.add(event)
-    session.flush()
-    return event
+    entry.hash = compute_hash(entry)
+    session.add(entry)
+    # The lock is held until the transaction ends, so the head stays ours: the next event in this
+    # transaction links to it without reading it back (events are inserted in the order added).
+    session.info[_HEAD] = entry.hash
+    return entry
+
+
+_HEAD = "audit_head"
+
+
+@sa_event.listens_for(Session, "after_commit")
+@sa_event.listens_for(Session, "after_soft_rollback")
+def _forget_head(session, *args):
+    session.info.pop(_HEAD, None)
 
 
 @dataclass

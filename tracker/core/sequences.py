@@ -16,16 +16,25 @@ class Sequence(db.Model):
 
 
 def next_value(name: str, year: int) -> int:
-    """The next number for (NAME, YEAR), in the caller's transaction. The UPDATE takes a row lock, so
-    concurrent transactions get distinct numbers; a rolled-back transaction gives its number back."""
-    result = db.session.execute(
-        update(Sequence).where(Sequence.name == name, Sequence.year == year).values(value=Sequence.value + 1)
+    """The next number for (NAME, YEAR), in the caller's transaction."""
+    return reserve(name, year, 1)
+
+
+def reserve(name: str, year: int, count: int) -> int:
+    """Reserve COUNT consecutive numbers for (NAME, YEAR) and return the first. The UPDATE takes a
+    row lock, so concurrent transactions get distinct numbers; a rollback gives them back."""
+    stmt = (
+        update(Sequence)
+        .where(Sequence.name == name, Sequence.year == year)
+        .values(value=Sequence.value + count)
+        .execution_options(synchronize_session=False)  # no need to scan the identity map
     )
-    if result.rowcount == 0:
+    if db.session.execute(stmt).rowcount == 0:
         try:
             with db.session.begin_nested():
                 db.session.add(Sequence(name=name, year=year, value=0))
         except IntegrityError:
             pass  # another transaction created the row first; its lock orders us after it
-        return next_value(name, year)
-    return db.session.scalar(select(Sequence.value).where(Sequence.name == name, Sequence.year == year))
+        return reserve(name, year, count)
+    last = db.session.scalar(select(Sequence.value).where(Sequence.name == name, Sequence.year == year))
+    return last - count + 1

@@ -17,7 +17,9 @@ from tracker.oversight.models import LEVEL_LABELS, SupervisionNotice
 NOTICE_LEVELS = ("supervise", "listed")
 
 
-def _new_notice(problem, level, *, days_overdue, actor=None, note=None, source_key=None, when=None):
+def _new_notice(
+    problem, level, *, days_overdue, actor=None, note=None, source_key=None, when=None, seq=None, reply_by=None
+):
     from tracker.alerts.scan import settings as alert_settings
 
     when = when or clock.now()
@@ -25,21 +27,20 @@ def _new_notice(problem, level, *, days_overdue, actor=None, note=None, source_k
     year = today.year
     notice = SupervisionNotice(
         year=year,
-        seq=sequences.next_value("notice", year),
+        seq=seq or sequences.next_value("notice", year),
         problem_id=problem.id,
         level=level,
         unit_id=problem.unit_id,
         leader_id=problem.leader_id,
         deadline=problem.deadline,
         days_overdue=days_overdue,
-        reply_by=calendar.add_workdays(today, alert_settings()["reply_days"]),
+        reply_by=reply_by or calendar.add_workdays(today, alert_settings()["reply_days"]),
         note=note,
         issued_at=when,
         issued_by_id=getattr(actor, "id", None),
         source_key=source_key,
     )
     db.session.add(notice)
-    db.session.flush()
     audit.record(
         actor,
         "notice.issue",
@@ -50,28 +51,39 @@ def _new_notice(problem, level, *, days_overdue, actor=None, note=None, source_k
     return notice
 
 
-def issue_for_alerts(alerts, now) -> list[str]:
-    """A notice for every new 督办 / 挂牌督办 escalation alert (once: the alert key is remembered)."""
-    from tracker.alerts import services as alerts_services
+def issue_for_alerts(alerts, now) -> list:
+    """A notice for every new 督办 / 挂牌督办 escalation alert, once (the alert key is remembered).
+    Returns the new notices; the caller announces them."""
+    wanted = {
+        f"{a.problem_id}:{a.step}": a
+        for a in alerts
+        if a.kind == "escalation" and a.step.split(":")[0] in NOTICE_LEVELS
+    }
+    if not wanted:
+        return []
+    done = set(
+        db.session.scalars(select(SupervisionNotice.source_key).where(SupervisionNotice.source_key.in_(list(wanted))))
+    )
+    todo = [(key, alert) for key, alert in wanted.items() if key not in done]
+    if not todo:
+        return []
+    from tracker.alerts.scan import settings as alert_settings
 
-    issued = []
-    for alert in alerts:
-        if alert.kind != "escalation":
-            continue
-        level = alert.step.split(":")[0]
-        if level not in NOTICE_LEVELS:
-            continue
-        key = f"{alert.problem_id}:{alert.step}"
-        if db.session.scalar(select(SupervisionNotice.id).where(SupervisionNotice.source_key == key)):
-            continue
-        notice = _new_notice(alert.problem, level, days_overdue=alert.days or 0, source_key=key, when=now)
-        issued.append(notice.number)
-        problem = alert.problem
-        title = f"{notice.number}：{LEVEL_LABELS[level]} {problem.number} {problem.title[:40]}"
-        people = [*alerts_services.problem_unit_side(problem), *([problem.leader] if problem.leader else [])]
-        alerts_services.notify(people, "notice", title, body=notice_text(notice), problem=problem)
-        alerts_services.queue_email([u.email for u in people if u and u.email], title, notice_text(notice))
-        alerts_services.queue_webhooks(problem.unit_id, "notice", title, notice_text(notice), problem)
+    first = sequences.reserve("notice", now.astimezone(clock.timezone()).year, len(todo))
+    reply_by = calendar.add_workdays(now.astimezone(clock.timezone()).date(), alert_settings()["reply_days"])
+    issued = [
+        _new_notice(
+            alert.problem,
+            alert.step.split(":")[0],
+            days_overdue=alert.days or 0,
+            source_key=key,
+            when=now,
+            seq=first + offset,
+            reply_by=reply_by,
+        )
+        for offset, (key, alert) in enumerate(todo)
+    ]
+    db.session.flush()
     return issued
 
 
@@ -84,7 +96,12 @@ def issue_notice(problem, level, note, *, actor):
         raise ValidationFailed(_("只能对已交办、未办结的问题发督办单。"))
     today = clock.today()
     overdue = calendar.workdays_between(problem.deadline, today) if today > problem.deadline else 0
-    return _new_notice(problem, level, days_overdue=overdue, actor=actor, note=plain_text(note, 2000) or None)
+    notice = _new_notice(problem, level, days_overdue=overdue, actor=actor, note=plain_text(note, 2000) or None)
+    db.session.flush()
+    from tracker.alerts.services import announce
+
+    announce([], [notice])
+    return notice
 
 
 def notice_text(notice) -> str:

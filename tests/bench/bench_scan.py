@@ -1,0 +1,137 @@
+"""Benchmark: the deadline scan at two ledger sizes with the same number of due items.
+
+    .venv/bin/python -m tests.bench.bench_scan --sizes 100000 1000000 --due 10000 [--db postgresql|sqlite]
+
+For each size: generate the problems (flask demo seed --problems), push every open problem's deadline a
+year out, then bring DUE of them due or overdue; time a first scan (which records the alerts,
+notices and notifications) and a repeat scan (which finds the same and adds nothing).
+Target (issue 6): ≤ 1 s on PostgreSQL with 1,000,000 problems of which 10,000 are due or overdue,
+and a time that grows with the due items, not with the ledger.
+"""
+
+import argparse
+import random
+import statistics
+import time
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import create_engine, func, select, text, update
+from sqlalchemy.engine import make_url
+
+from config import TestConfig
+from tracker import create_app
+from tracker.core import clock
+from tracker.extensions import db
+
+PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def build(size, due, backend):
+    name = f"bench_scan_{size}_{uuid.uuid4().hex[:6]}"
+    drop = None
+    if backend == "postgresql":
+        admin = create_engine(PG, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        url = make_url(PG).set(database=name).render_as_string(hide_password=False)
+
+        def drop():
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    else:
+        url = f"sqlite:////tmp/{name}.db"
+
+    class Config(TestConfig):
+        SQLALCHEMY_DATABASE_URI = url
+        STORAGE_DIR = "/tmp/bench-storage"
+
+    app = create_app(Config)
+    with app.app_context():
+        from tracker.demo import services as demo
+        from tracker.ledger.models import OPEN_STATUSES, Problem
+
+        db.create_all()
+        started = time.perf_counter()
+        demo.seed(1)
+        demo.seed_problems(size, 1)
+        today = clock.today()
+        db.session.execute(
+            update(Problem)
+            .where(Problem.status.in_(OPEN_STATUSES), Problem.status != "new")
+            .values(deadline=today + timedelta(days=365))
+        )
+        ids = db.session.scalars(
+            select(Problem.id)
+            .where(Problem.status.in_(OPEN_STATUSES), Problem.status != "new")
+            .order_by(Problem.id)
+            .limit(due * 3)
+        ).all()
+        chosen = random.Random(1).sample(ids, min(due, len(ids)))
+        for offset in range(0, len(chosen), 5000):
+            part = chosen[offset : offset + 5000]
+            db.session.execute(
+                update(Problem)
+                .where(Problem.id.in_(part))
+                .values(deadline=today - timedelta(days=random.Random(offset).randrange(0, 30)))
+            )
+        db.session.execute(
+            update(Problem).where(Problem.status == "assigned").values(assigned_at=clock.now() - timedelta(hours=1))
+        )
+        db.session.commit()
+        if backend == "postgresql":
+            db.session.execute(text("ANALYZE"))
+            db.session.commit()
+        print(f"  generated {size} problems ({len(chosen)} due/overdue) in {time.perf_counter() - started:.0f} s")
+    return app, drop
+
+
+def measure(app, repeats=5):
+    from tracker.alerts.models import Alert
+    from tracker.alerts.scan import scan
+
+    with app.app_context():
+        started = time.perf_counter()
+        report = scan()
+        db.session.commit()
+        first = time.perf_counter() - started
+        alerts = db.session.scalar(select(func.count()).select_from(Alert))
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            again = scan()
+            db.session.commit()
+            times.append(time.perf_counter() - started)
+            assert not again.new
+        return first, statistics.median(times), report.candidates, alerts
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--due", type=int, default=10_000)
+    parser.add_argument("--db", choices=["postgresql", "sqlite"], default="postgresql")
+    args = parser.parse_args()
+    rows = []
+    for size in args.sizes:
+        print(f"{args.db}: {size} problems")
+        app, drop = build(size, args.due, args.db)
+        try:
+            first, repeat, candidates, alerts = measure(app)
+        finally:
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()
+            if drop:
+                drop()
+        rows.append((size, candidates, alerts, first, repeat))
+    print(
+        f"\n{'db':<11}{'problems':>10}{'candidates':>12}{'alerts':>9}{'first scan s':>14}{'repeat scan s':>15}  target"
+    )
+    for size, candidates, alerts, first, repeat in rows:
+        verdict = "PASS" if repeat <= 1.0 and first <= 1.0 else ("repeat PASS, first FAIL" if repeat <= 1.0 else "FAIL")
+        print(f"{args.db:<11}{size:>10}{candidates:>12}{alerts:>9}{first:>14.2f}{repeat:>15.2f}  ≤ 1 s: {verdict}")
+
+
+if __name__ == "__main__":
+    main()
