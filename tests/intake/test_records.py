@@ -135,6 +135,7 @@ def test_duplicate_joins_the_original_records_problem(app_ctx, make):
     original, repeat = _register(external_id="O"), _register(external_id="D")
     problem = services.rectify(original, actor=inspector)
     services.mark_duplicate(repeat, original.tracking_code, actor=inspector)
+    db.session.flush()
     assert repeat.handling == Handling.DUPLICATE and repeat.problem_id == problem.id
     with pytest.raises(ValidationFailed):
         services.mark_duplicate(_register(external_id="X"), "NOSUCHCODE", actor=inspector)
