@@ -42,6 +42,11 @@ def build(size, due, backend):
     else:
         url = f"sqlite:////tmp/{name}.db"
 
+        def drop():
+            import os
+
+            os.remove(f"/tmp/{name}.db")
+
     class Config(TestConfig):
         SQLALCHEMY_DATABASE_URI = url
         STORAGE_DIR = "/tmp/bench-storage"
