@@ -197,3 +197,29 @@ def test_rejected_rows_are_stored_for_the_error_report(app, make, tmp_path):
     with app.app_context():
         error = db.session.scalar(select(ImportRowError))
         assert (error.row_number, error.column) == (2, "评价等级")
+
+
+def test_an_interrupted_batch_resumes_and_counts_its_own_rows_as_created(app, make, tmp_path):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from tracker.core import clock
+    from tracker.intake import imports
+    from tracker.intake.models import ImportBatch
+
+    make.org()
+    path = write_csv(tmp_path / "r.csv", [row(f"RS{i}") for i in range(30)])
+    code, out = run_import(app, path)
+    assert out["created"] == 30
+    with app.app_context():
+        # As if the runner died after its first chunk: running, stale heartbeat, counters lost.
+        db.session.execute(
+            update(ImportBatch)
+            .where(ImportBatch.id == out["batch"])
+            .values(status="running", heartbeat_at=clock.now() - timedelta(minutes=5), created_count=0, done_rows=0)
+        )
+        db.session.commit()
+        assert imports.resume_stale() == [out["batch"]]
+        batch = db.session.get(ImportBatch, out["batch"])
+        assert (batch.status, batch.created_count, batch.duplicate_count) == ("done", 30, 0)

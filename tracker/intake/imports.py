@@ -20,7 +20,6 @@ from sqlalchemy import and_, delete, insert, or_, select, tuple_, update
 
 from tracker.audit import services as audit
 from tracker.core import clock
-from tracker.core.db import insert_ignoring_conflicts
 from tracker.core.errors import ValidationFailed
 from tracker.excel.services import open_table
 from tracker.extensions import db
@@ -349,27 +348,29 @@ def _import_chunk(batch, chunk, columns, headers, identity_headers, validator) -
             {h: (row[i] if i < width else None) for i, h in enumerate(headers) if h}, identity_headers
         )
         candidates[key] = (clean, source)
-    if candidates:
-        existing = db.session.execute(
-            select(IntakeRecord.channel, IntakeRecord.external_id, IntakeRecord.import_batch_id).where(
-                tuple_(IntakeRecord.channel, IntakeRecord.external_id).in_(list(candidates))
-            )
-        ).all()
-        for channel, external_id, batch_id in existing:
-            candidates.pop((channel, external_id), None)
-            if batch_id == batch.id:
-                batch.created_count += 1  # imported by this batch before an interruption
-            else:
-                duplicates += 1
     created = 0
     if candidates:
         values = [
             services.record_values(clean, source_row=source, batch_id=batch.id, actor_id=batch.created_by_id)
             for clean, source in candidates.values()
         ]
-        stmt = insert_ignoring_conflicts(IntakeRecord, ["channel", "external_id"]).returning(IntakeRecord.id)
-        created = len(db.session.execute(stmt, values).all())
-        duplicates += len(values) - created  # lost a race with a concurrent import or API call
+        inserted = _insert_new(values)
+        created = len(inserted)
+        # What was not inserted already existed: imported by this batch before an interruption (counts
+        # as created), or a real duplicate. Usually nothing is left to look up.
+        missing = [key for key in candidates if key not in inserted]
+        for offset in range(0, len(missing), 500):
+            part = missing[offset : offset + 500]
+            owners = db.session.execute(
+                select(IntakeRecord.import_batch_id).where(
+                    tuple_(IntakeRecord.channel, IntakeRecord.external_id).in_(part)
+                )
+            ).scalars()
+            for owner in owners:
+                if owner == batch.id:
+                    created += 1
+                else:
+                    duplicates += 1
     if errors:
         db.session.execute(insert(ImportRowError), errors)
     batch.done_rows += len(chunk)
@@ -380,6 +381,57 @@ def _import_chunk(batch, chunk, columns, headers, identity_headers, validator) -
     if batch.total_rows is not None and batch.done_rows > batch.total_rows:
         batch.total_rows = batch.done_rows
     db.session.commit()
+
+
+INSERT_COLUMNS = [c.name for c in IntakeRecord.__table__.columns if c.name != "id"]
+
+
+def _insert_new(values: list[dict]) -> set[tuple[str, str]]:
+    """Insert VALUES, skipping (channel, external_id) pairs that exist; returns the pairs inserted.
+    PostgreSQL: COPY into a temporary table, then one INSERT … SELECT … ON CONFLICT DO NOTHING.
+    SQLite: one multi-row INSERT … ON CONFLICT DO NOTHING through the table (every key present)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return _insert_new_postgresql(values)
+    rows = [{name: row.get(name) for name in INSERT_COLUMNS} for row in values]
+    table = IntakeRecord.__table__
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    stmt = (
+        sqlite_insert(table)
+        .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+        .returning(table.c.channel, table.c.external_id)
+    )
+    return {tuple(r) for r in db.session.execute(stmt, rows).all()}
+
+
+def _insert_new_postgresql(values: list[dict]) -> set[tuple[str, str]]:
+    from psycopg.types.json import Jsonb
+
+    columns = ", ".join(INSERT_COLUMNS)
+    json_columns = {"source_row"}
+    cursor = db.session.connection().connection.driver_connection.cursor()
+    try:
+        # Columns only: no defaults or constraints that would tie the temporary table to intake_records.
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS intake_import_stage AS SELECT {columns} FROM intake_records WITH NO DATA"
+        )
+        with cursor.copy(f"COPY intake_import_stage ({columns}) FROM STDIN") as copy:
+            for row in values:
+                copy.write_row(
+                    [
+                        Jsonb(row[name]) if name in json_columns and row.get(name) is not None else row.get(name)
+                        for name in INSERT_COLUMNS
+                    ]
+                )
+        cursor.execute(
+            f"INSERT INTO intake_records ({columns}) SELECT {columns} FROM intake_import_stage "
+            "ON CONFLICT (channel, external_id) DO NOTHING RETURNING channel, external_id"
+        )
+        inserted = {tuple(r) for r in cursor.fetchall()}
+        cursor.execute("DELETE FROM intake_import_stage")
+        return inserted
+    finally:
+        cursor.close()
 
 
 def start_in_background(app, batch_id: int) -> threading.Thread:

@@ -252,7 +252,13 @@ class Validator:
 
 
 def new_tracking_code() -> str:
-    return "".join(secrets.choice(TRACKING_ALPHABET) for _ in range(10))
+    """10 characters from a 31-letter alphabet (about 49 bits), from one call to the OS's randomness;
+    bytes past the largest multiple of 31 are dropped so that every letter is equally likely."""
+    size, limit = len(TRACKING_ALPHABET), 256 - 256 % len(TRACKING_ALPHABET)
+    code = []
+    while len(code) < 10:
+        code += [TRACKING_ALPHABET[b % size] for b in secrets.token_bytes(16) if b < limit]
+    return "".join(code[:10])
 
 
 def new_query_pin() -> str:
