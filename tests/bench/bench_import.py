@@ -415,7 +415,13 @@ def print_table(results: list[dict]) -> None:
             continue
         small, big = min(runs, key=lambda r: r["rows"]), max(runs, key=lambda r: r["rows"])
         parts, flat = [], True
-        for key, label in (("run_growth_mb", "run_batch"), ("import_growth_mb", "whole import")):
+        for key, label in (
+            ("run_growth_mb", "run_batch"),
+            ("hwm_growth_mb", "run_batch HWM"),
+            ("import_growth_mb", "whole import"),
+        ):
+            if small.get(key) is None or big.get(key) is None:
+                continue
             delta = big[key] - small[key]
             flat = flat and delta <= MEMORY_SLACK_MB
             parts.append(f"{label} {small[key]:.1f} -> {big[key]:.1f} MB")

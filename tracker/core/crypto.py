@@ -19,12 +19,14 @@ def _keys() -> list[bytes]:
 
 
 def _fernet() -> MultiFernet:
-    cache = current_app.extensions.setdefault("tracker_fernet", {})
-    keys = tuple(_keys())
-    if keys not in cache:
-        cache.clear()
-        cache[keys] = MultiFernet([Fernet(k) for k in keys])
-    return cache[keys]
+    """The app's MultiFernet, built once per key configuration (imports call this per row)."""
+    config = current_app.config
+    source = (config.get("FIELD_ENCRYPTION_KEYS") or "", config["SECRET_KEY"])
+    cached = current_app.extensions.get("tracker_fernet")
+    if cached is None or cached[0] != source:
+        cached = (source, MultiFernet([Fernet(k) for k in _keys()]))
+        current_app.extensions["tracker_fernet"] = cached
+    return cached[1]
 
 
 def encrypt(value: str | None) -> str | None:
