@@ -112,24 +112,35 @@ def edit_unit(unit_id):
     return render_template("org/unit_form.html", form=form, unit=unit), status
 
 
-@bp.route("/units/<int:unit_id>/active", methods=["POST"])
-def toggle_unit(unit_id):
-    policy.require(current_user, "unit.manage")
-    unit = _get_unit(unit_id)
+def _toggle(obj, set_active, back, done_on, done_off):
+    """Activate or deactivate OBJ from a confirm-form POST; the result is flashed, nothing is lost."""
     form = ConfirmForm()
     if not form.validate_on_submit():
         flash(_("表单已过期，请刷新后重试。"), "danger")
-        return redirect(url_for("org.units"))
+        return redirect(back)
     activate = request.form.get("active") == "1"
     try:
-        services.set_active(unit, activate, actor=current_user, expected_version=form.version.data)
+        set_active(obj, activate, actor=current_user, expected_version=form.version.data)
     except (ValidationFailed, Conflict) as failed:
         db.session.rollback()
         flash(failed.message, "danger")
     else:
         db.session.commit()
-        flash(_("已启用单位“%(n)s”。", n=unit.name) if activate else _("已停用单位“%(n)s”。", n=unit.name), "success")
-    return redirect(url_for("org.units"))
+        flash(done_on if activate else done_off, "success")
+    return redirect(back)
+
+
+@bp.route("/units/<int:unit_id>/active", methods=["POST"])
+def toggle_unit(unit_id):
+    policy.require(current_user, "unit.manage")
+    unit = _get_unit(unit_id)
+    return _toggle(
+        unit,
+        services.set_active,
+        url_for("org.units"),
+        _("已启用单位“%(n)s”。", n=unit.name),
+        _("已停用单位“%(n)s”。", n=unit.name),
+    )
 
 
 # ---- users ---------------------------------------------------------------------------------------
@@ -222,20 +233,13 @@ def edit_user(user_id):
 def toggle_user(user_id):
     policy.require(current_user, "user.manage")
     user = _get_user(user_id)
-    form = ConfirmForm()
-    if not form.validate_on_submit():
-        flash(_("表单已过期，请刷新后重试。"), "danger")
-        return redirect(url_for("org.users"))
-    activate = request.form.get("active") == "1"
-    try:
-        user_services.set_active(user, activate, actor=current_user, expected_version=form.version.data)
-    except (ValidationFailed, Conflict) as failed:
-        db.session.rollback()
-        flash(failed.message, "danger")
-    else:
-        db.session.commit()
-        flash(_("已启用用户“%(n)s”。", n=user.name) if activate else _("已停用用户“%(n)s”。", n=user.name), "success")
-    return redirect(url_for("org.users"))
+    return _toggle(
+        user,
+        user_services.set_active,
+        url_for("org.users"),
+        _("已启用用户“%(n)s”。", n=user.name),
+        _("已停用用户“%(n)s”。", n=user.name),
+    )
 
 
 @bp.route("/users/<int:user_id>/password", methods=["POST"])
