@@ -7,6 +7,7 @@ request gets a fresh one, as in production.
 
 import os
 import re
+import uuid
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -165,8 +166,7 @@ class Factory:
         from tracker.ledger import services as ledger_services
         from tracker.workflow import services as workflow
 
-        self._problems = getattr(self, "_problems", 0) + 1
-        record_id = self.record(f"P{self._problems}", unit=unit, title=title, body=body, **extra)
+        record_id = self.record(f"P-{uuid.uuid4().hex[:12]}", unit=unit, title=title, body=body, **extra)
         with self.app.app_context():
             inspector = db.session.scalar(db.select(User).where(User.username == "inspector"))
             problem = ledger_services.create_problem([record_id], title=title, actor=inspector)

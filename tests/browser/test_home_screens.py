@@ -27,7 +27,7 @@ def test_role_logs_in_and_sees_its_home(page, live_server, screenshots, role):
     sign_in(page, live_server, username)
     page.wait_for_url(f"{live_server}/")
     assert page.get_by_role("heading", name="工作台").is_visible()
-    assert page.get_by_text(marker).first.is_visible()
+    assert page.locator("main").get_by_text(marker).first.is_visible()
     page.screenshot(path=str(screenshots / f"home-{role}.png"), full_page=True)
 
 
