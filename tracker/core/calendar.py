@@ -66,7 +66,10 @@ def _overrides(start: date, end: date) -> dict[date, str]:
     return {day: kind for day, kind in rows}
 
 
+@lru_cache(maxsize=8192)
 def _base_is_workday(day: date) -> bool:
+    """Package data or the statutory fallback; fixed for a given installed package (overrides are
+    applied on top, uncached), and chinese-calendar's own check is slow enough to matter per row."""
     if package_covers(day.year):
         return chinese_calendar.is_workday(day)
     return day.weekday() < 5 and day not in statutory_holidays(day.year)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, tuple_
 
 from tracker.access import policy
 from tracker.core import calendar, clock
@@ -165,32 +165,34 @@ def decode_cursor(cursor: str):
         return None
 
 
-def _after_cursor(stmt, sort, cursor):
-    """Keyset condition: the rows after CURSOR in SORT order (deadline NULLs sort last)."""
-    decoded = decode_cursor(cursor)
-    if decoded is None:
-        return stmt, False
-    value, last_id = decoded
-    if sort == "-id":
-        return stmt.where(Problem.id < last_id), True
-    if sort == "id":
-        return stmt.where(Problem.id > last_id), True
-    if sort == "deadline":
+def _phases(stmt, sort, cursor):
+    """The queries that, read one after the other, give the rows after CURSOR in SORT order, and
+    whether CURSOR was valid. Deadline sorts keep NULL deadlines in a separate phase so that every
+    phase is one index range: a row-value comparison (deadline, id) > (v, id) instead of an OR that
+    would make deep pages scan from the start."""
+    decoded = decode_cursor(cursor) if cursor else None
+    valid = decoded is not None
+    value, last_id = decoded if decoded else (None, None)
+    has_deadline, no_deadline = Problem.deadline.is_not(None), Problem.deadline.is_(None)
+    if sort in ("-id", "id"):
+        if not valid:
+            return [stmt], False
+        return [stmt.where(Problem.id < last_id if sort == "-id" else Problem.id > last_id)], True
+    if sort == "deadline":  # deadlines ascending, then the problems without one
+        if not valid:
+            return [stmt.where(has_deadline), stmt.where(no_deadline)], False
         if value is None:
-            return stmt.where(Problem.deadline.is_(None), Problem.id > last_id), True
-        return stmt.where(
-            or_(
-                Problem.deadline > value,
-                and_(Problem.deadline == value, Problem.id > last_id),
-                Problem.deadline.is_(None),
-            )
-        ), True
-    # -deadline: NULLs first (they sort last ascending), then latest deadlines
+            return [stmt.where(no_deadline, Problem.id > last_id)], True
+        return [
+            stmt.where(tuple_(Problem.deadline, Problem.id) > tuple_(value, last_id)),
+            stmt.where(no_deadline),
+        ], True
+    # -deadline: the problems without a deadline first (newest first), then the latest deadlines
+    if not valid:
+        return [stmt.where(no_deadline), stmt.where(has_deadline)], False
     if value is None:
-        return stmt.where(
-            or_(and_(Problem.deadline.is_(None), Problem.id < last_id), Problem.deadline.is_not(None))
-        ), True
-    return stmt.where(or_(Problem.deadline < value, and_(Problem.deadline == value, Problem.id < last_id))), True
+        return [stmt.where(no_deadline, Problem.id < last_id), stmt.where(has_deadline)], True
+    return [stmt.where(tuple_(Problem.deadline, Problem.id) < tuple_(value, last_id))], True
 
 
 def _ordering(sort):
@@ -213,10 +215,14 @@ class LedgerPage:
 def ledger_page(user, flt: LedgerFilter, size: int = PAGE_SIZE) -> LedgerPage:
     """One page of the ledger in FLT's order, starting after FLT's cursor. Keyset pagination:
     page 2,000 costs what page 1 costs."""
-    stmt, has_cursor = _after_cursor(filtered(user, flt), flt.sort, flt.cursor)
+    phases, has_cursor = _phases(filtered(user, flt), flt.sort, flt.cursor)
     if flt.cursor and not has_cursor:
         flt.ignored.append("cursor")
-    rows = list(db.session.scalars(stmt.order_by(*_ordering(flt.sort)).limit(size + 1)))
+    rows = []
+    for stmt in phases:
+        rows += db.session.scalars(stmt.order_by(*_ordering(flt.sort)).limit(size + 1 - len(rows)))
+        if len(rows) > size:
+            break
     next_cursor = None
     if len(rows) > size:
         rows = rows[:size]
