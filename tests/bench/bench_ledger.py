@@ -516,8 +516,9 @@ def measure_http(app, creds: dict, plans: dict, reps: int, warmup: int, size: in
 def page_statement(user, flt, size):
     from tracker.ledger import queries
 
-    stmt, _has_cursor = queries._after_cursor(queries.filtered(user, flt), flt.sort, flt.cursor)
-    return stmt.order_by(*queries._ordering(flt.sort)).limit(size + 1)
+    # The first phase of the keyset read (a second phase only runs when the first ends before a full page).
+    phases, _has_cursor = queries._phases(queries.filtered(user, flt), flt.sort, flt.cursor)
+    return phases[0].order_by(*queries._ordering(flt.sort)).limit(size + 1)
 
 
 def bound_sql(stmt, dialect):
