@@ -103,6 +103,9 @@ class Problem(TimestampMixin, VersionedMixin, db.Model):
         db.Index("ix_problems_status_deadline", "status", "deadline", "id"),
         db.Index("ix_problems_unit_status_deadline", "unit_id", "status", "deadline", "id"),
         db.Index("ix_problems_deadline_id", "deadline", "id"),
+        # The counts bar groups by tier and status, for everything or for a unit subtree.
+        db.Index("ix_problems_tier_status", "tier", "status"),
+        db.Index("ix_problems_unit_tier_status", "unit_id", "tier", "status"),
     )
 
     def __repr__(self):
