@@ -27,10 +27,12 @@ from tracker.extensions import db
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
-def build(size, due, backend):
+def build(size, due, backend, reuse=None):
     name = f"bench_scan_{size}_{uuid.uuid4().hex[:6]}"
     drop = None
-    if backend == "postgresql":
+    if reuse:  # an existing database of `flask demo seed --problems` (e.g. the ledger benchmark's)
+        url = reuse if "://" in reuse else make_url(PG).set(database=reuse).render_as_string(hide_password=False)
+    elif backend == "postgresql":
         admin = create_engine(PG, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
@@ -56,10 +58,14 @@ def build(size, due, backend):
         from tracker.demo import services as demo
         from tracker.ledger.models import OPEN_STATUSES, Problem
 
-        db.create_all()
         started = time.perf_counter()
-        demo.seed(1)
-        demo.seed_problems(size, 1)
+        if reuse:
+            db.create_all()  # tables added since that database was made (alerts, notices, …)
+            size = db.session.scalar(select(func.count()).select_from(Problem))
+        else:
+            db.create_all()
+            demo.seed(1)
+            demo.seed_problems(size, 1)
         today = clock.today()
         db.session.execute(
             update(Problem)
@@ -116,11 +122,13 @@ def main():
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--due", type=int, default=10_000)
     parser.add_argument("--db", choices=["postgresql", "sqlite"], default="postgresql")
+    parser.add_argument("--reuse", nargs="*", default=[], help="existing databases (names or URLs), one per size")
     args = parser.parse_args()
     rows = []
-    for size in args.sizes:
+    for index, size in enumerate(args.sizes):
         print(f"{args.db}: {size} problems")
-        app, drop = build(size, args.due, args.db)
+        reuse = args.reuse[index] if index < len(args.reuse) else None
+        app, drop = build(size, args.due, args.db, reuse)
         try:
             first, repeat, candidates, alerts = measure(app)
         finally:
