@@ -17,7 +17,7 @@ from sqlalchemy.orm import selectinload
 from tracker.core import calendar, clock
 from tracker.core.db import insert_ignoring_conflicts
 from tracker.extensions import db
-from tracker.ledger.models import Milestone, Problem, Status
+from tracker.ledger.models import UNACCEPTED_CLAUSE, WORKING_CLAUSE, Milestone, Problem, Status
 
 WORKING = (Status.ASSIGNED, Status.IN_PROGRESS, Status.SUBMITTED, Status.VERIFYING)
 LEVELS = ("reminder", "supervise", "listed")
@@ -75,7 +75,7 @@ def findings(now: datetime) -> tuple[dict, int]:
     found = {}
     rows = db.session.execute(
         select(Problem.id, Problem.tier, Problem.is_quick_fix, Problem.deadline).where(
-            Problem.status.in_(WORKING), Problem.deadline <= soon_limit
+            WORKING_CLAUSE, Problem.deadline <= soon_limit
         )
     ).all()
     for problem_id, tier, quick, deadline in rows:
@@ -90,7 +90,7 @@ def findings(now: datetime) -> tuple[dict, int]:
             found[(problem_id, "due_soon", deadline.isoformat())] = index.between(today, deadline)
     cutoff = now - timedelta(days=1)
     unaccepted = db.session.execute(
-        select(Problem.id, Problem.assigned_at).where(Problem.status == Status.ASSIGNED, Problem.assigned_at < cutoff)
+        select(Problem.id, Problem.assigned_at).where(UNACCEPTED_CLAUSE, Problem.assigned_at < cutoff)
     ).all()
     for problem_id, assigned_at in unaccepted:
         assigned_on = assigned_at.astimezone(clock.timezone()).date()

@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from tracker.core.db import TimestampMixin, UTCDateTime, VersionedMixin
@@ -39,6 +39,11 @@ STATUS_LABELS = {
     Status.WITHDRAWN: "已撤销",
 }
 OPEN_STATUSES = (Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS, Status.SUBMITTED, Status.VERIFYING)
+
+
+# Written as literal SQL so that the scan's WHERE matches the partial indexes' predicates exactly.
+WORKING_CLAUSE = text("status IN ('assigned', 'in_progress', 'submitted', 'verifying')")
+UNACCEPTED_CLAUSE = text("status = 'assigned'")
 
 
 class Problem(TimestampMixin, VersionedMixin, db.Model):
@@ -106,6 +111,14 @@ class Problem(TimestampMixin, VersionedMixin, db.Model):
         # The counts bar groups by tier and status, for everything or for a unit subtree.
         db.Index("ix_problems_tier_status", "tier", "status"),
         db.Index("ix_problems_unit_tier_status", "unit_id", "tier", "status"),
+        # The deadline scan reads only problems being worked on: partial indexes keep its cost with
+        # the due items, however many closed problems the ledger holds.
+        db.Index(
+            "ix_problems_working_deadline", "deadline", postgresql_where=WORKING_CLAUSE, sqlite_where=WORKING_CLAUSE
+        ),
+        db.Index(
+            "ix_problems_unaccepted", "assigned_at", postgresql_where=UNACCEPTED_CLAUSE, sqlite_where=UNACCEPTED_CLAUSE
+        ),
     )
 
     def __repr__(self):
