@@ -276,19 +276,8 @@ def mapping(batch_id):
             errors = failed.fields
             flash(failed.message, "danger")
         current = {k: v for k, v in mapping_in.items() if v}
-        rows = imports.preview(batch_path(batch), current, defaults) if not errors else []
-        return render_template(
-            "intake/mapping.html",
-            batch=batch,
-            headers=headers,
-            mapping=current,
-            defaults=defaults,
-            profiles=all_profiles,
-            profile_name=profile_name,
-            rows=rows,
-            errors=errors,
-            canonical=False,
-        ), 422 if errors else 200
+        page = _mapping_page(batch, headers, current, defaults, all_profiles, profile_name, errors, canonical=False)
+        return page, 422 if errors else 200
     current, defaults, canonical = {}, {}, False
     if profile_name in all_profiles:
         current, defaults = dict(all_profiles[profile_name]["mapping"]), dict(all_profiles[profile_name]["defaults"])
@@ -301,23 +290,24 @@ def mapping(batch_id):
             if profile_name:
                 current = dict(all_profiles[profile_name]["mapping"])
                 defaults = dict(all_profiles[profile_name]["defaults"])
-    rows = imports.preview(batch_path(batch), current, defaults) if current else []
+    return _mapping_page(batch, headers, current, defaults, all_profiles, profile_name, {}, canonical)
+
+
+def _mapping_page(batch, headers, mapping, defaults, profiles, profile_name, errors, canonical):
+    """The mapping step with a preview of the first rows (none while the mapping has errors)."""
+    rows = imports.preview(Path(batch.stored_path), mapping, defaults) if mapping and not errors else []
     return render_template(
         "intake/mapping.html",
         batch=batch,
         headers=headers,
-        mapping=current,
+        mapping=mapping,
         defaults=defaults,
-        profiles=all_profiles,
+        profiles=profiles,
         profile_name=profile_name,
         rows=rows,
-        errors={},
+        errors=errors,
         canonical=canonical,
     )
-
-
-def batch_path(batch) -> Path:
-    return Path(batch.stored_path)
 
 
 @bp.route("/imports/<int:batch_id>")
