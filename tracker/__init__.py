@@ -2,7 +2,7 @@
 
 import logging
 
-from flask import Flask, g, has_request_context, jsonify, render_template, request, session
+from flask import Flask, has_request_context, jsonify, render_template, request, session
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -185,10 +185,6 @@ def register_hooks(app):
 
     app.before_request(guard)
     app.after_request(set_security_headers)
-
-    @app.before_request
-    def remember_start():
-        g.request_started = clock.now()
 
     @app.context_processor
     def template_helpers():

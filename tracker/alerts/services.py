@@ -395,7 +395,7 @@ def daily_digest(today=None) -> int:
     told = 0
     leaders = db.session.scalars(select(User).where(User.role == Role.LEADER, User.is_active.is_(True))).all()
     for leader in leaders:
-        scope = policy._compute_visible_units(leader)
+        scope = policy.visible_unit_ids(leader)
         stmt = select(Problem).where(Problem.status.in_(OPEN_STATUSES))
         if scope is not None:
             stmt = stmt.where(Problem.unit_id.in_(sorted(scope) or [-1]))

@@ -305,8 +305,3 @@ def user_for_token(plain: str) -> User | None:
         with db.engine.begin() as conn:
             conn.execute(update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
     return token.user
-
-
-def revoke_token(token: ApiToken, *, actor) -> None:
-    token.revoked_at = clock.now()
-    audit.record(actor, "token.revoke", "api_token", token.id)

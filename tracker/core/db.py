@@ -56,12 +56,12 @@ class VersionedMixin:
         self.version = (self.version or 0) + 1
 
 
-def insert_ignoring_conflicts(model, index_elements, session=None):
+def insert_ignoring_conflicts(model, index_elements):
     """INSERT … ON CONFLICT (INDEX_ELEMENTS) DO NOTHING for the session's backend (PostgreSQL or
     SQLite): concurrent writers of the same key end with one row and no error."""
     from tracker.extensions import db
 
-    bind = (session or db.session).get_bind()
+    bind = db.session.get_bind()
     if bind.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:

@@ -488,9 +488,9 @@ def complainant_display(record, user) -> dict:
     }
 
 
-def public_view(record) -> dict:
-    """The API's view of a record for USER's role: identity masked unless the role may see it."""
-    return {
+def api_view(record, user) -> dict:
+    """The API's view of a record for USER: the identity in full only where the role may see it."""
+    view = {
         "id": record.id,
         "tracking_code": record.tracking_code,
         "channel": record.channel,
@@ -507,10 +507,6 @@ def public_view(record) -> dict:
         "anonymous": record.is_anonymous,
         "problem": record.problem.number if record.problem else None,
     }
-
-
-def api_view(record, user) -> dict:
-    view = public_view(record)
     if policy.can(user, "complainant.view", record):
         view["complainant"] = record.complainant()
     else:

@@ -30,12 +30,3 @@ def acquire(name: str, ttl: timedelta, holder: str = HOLDER) -> bool:
     ).rowcount
     db.session.commit()
     return bool(taken)
-
-
-def release(name: str, holder: str = HOLDER) -> None:
-    db.session.execute(
-        update(JobLease)
-        .where(JobLease.name == name, JobLease.holder == holder)
-        .values(expires_at=clock.now() - timedelta(seconds=1))
-    )
-    db.session.commit()

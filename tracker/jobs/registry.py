@@ -124,6 +124,3 @@ def jobs(schedules: dict | None = None) -> list[Job]:
         ),
         Job("audit_verify", verify_audit_chain, "cron", {"hour": 2, "minute": 30}, "Verify the audit hash chain"),
     ]
-
-
-JOBS = jobs()

@@ -1,12 +1,27 @@
-"""Ledger rules: creating problems from intake records, numbering. Services flush; callers commit."""
+"""Ledger rules: problems from intake records, numbering, and the unit's work between transitions
+(progress, milestones, evidence, extensions). Services flush; callers commit."""
 
+import hashlib
+import re
+import secrets
+import unicodedata
+from pathlib import Path
+
+import filetype
+from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from tracker.access import policy
+from tracker.alerts import services as alerts
 from tracker.audit import services as audit
+from tracker.auth.services import check_version
 from tracker.core import clock, sequences
+from tracker.core.errors import NotFound, ValidationFailed
+from tracker.core.sanitize import plain_text, rich_html
 from tracker.extensions import db
-from tracker.ledger.models import Problem, Status
+from tracker.ledger.models import Evidence, ExtensionRequest, NoteKind, Problem, ProgressNote, Status
+from tracker.workflow.services import check_deadline, parse_date
 
 NUMBER_PREFIX = "ZG"
 
@@ -65,11 +80,7 @@ def attach_record(problem: Problem, record, *, actor) -> None:
 def create_problem(intake_ids, *, title, actor, description=None, category=None) -> Problem:
     """A problem (state `new`) behind the given intake records, which must be unhandled and visible
     to ACTOR. Raises ValidationFailed, NotFound."""
-    from flask_babel import gettext as _
-
-    from tracker.core.errors import ValidationFailed
-    from tracker.core.sanitize import plain_text
-    from tracker.intake import queries as intake_queries
+    from tracker.intake import queries as intake_queries  # intake builds on the ledger, not the reverse
     from tracker.intake.models import Handling
 
     policy.require(actor, "problem.create")
@@ -125,10 +136,6 @@ def _add_child(problem, child, collection):
 
 
 def _require_state(problem, states, message):
-    from flask_babel import gettext as _
-
-    from tracker.core.errors import ValidationFailed
-
     if problem.status not in states:
         raise ValidationFailed(_(message))
 
@@ -136,13 +143,6 @@ def _require_state(problem, states, message):
 def add_note(problem, kind, text, *, actor):
     """A progress note (unit), or a leader's instruction (批示). Rich text, cleaned on the way in.
     Raises ValidationFailed, Forbidden, NotFound."""
-    from flask_babel import gettext as _
-
-    from tracker.alerts import services as alerts
-    from tracker.core.errors import ValidationFailed
-    from tracker.core.sanitize import plain_text, rich_html
-    from tracker.ledger.models import NoteKind, ProgressNote
-
     permission = {NoteKind.PROGRESS: "problem.progress", NoteKind.INSTRUCTION: "problem.instruct"}.get(kind)
     if permission is None:
         raise ValidationFailed(_("未知的记录类型。"))
@@ -170,10 +170,6 @@ def add_note(problem, kind, text, *, actor):
 
 def tick_milestone(problem, milestone_id, done: bool, *, actor):
     """Mark a milestone done (or not done again)."""
-    from flask_babel import gettext as _
-
-    from tracker.core.errors import NotFound
-
     policy.require(actor, "problem.progress", problem)
     _require_state(problem, ("in_progress",), "签收后才能更新节点。")
     milestone = next((m for m in problem.milestones if m.id == milestone_id), None)
@@ -193,9 +189,6 @@ def tick_milestone(problem, milestone_id, done: bool, *, actor):
 
 def safe_filename(name: str) -> str:
     """The last path component of NAME without control characters, for display and downloads."""
-    import re
-    import unicodedata
-
     name = (name or "").replace("\\", "/").split("/")[-1]
     name = "".join(c for c in name if unicodedata.category(c)[0] != "C")
     name = re.sub(r"\s+", " ", name).strip(" .")
@@ -206,17 +199,6 @@ def store_evidence(problem, stream, filename, *, actor):
     """Save an uploaded file for PROBLEM: read in chunks (never whole into memory), refused when
     empty, over the size limit, or not an allowed type judged from its content (not its name).
     Raises ValidationFailed, Forbidden, NotFound."""
-    import hashlib
-    import secrets
-    from pathlib import Path
-
-    import filetype
-    from flask import current_app
-    from flask_babel import gettext as _
-
-    from tracker.core.errors import ValidationFailed
-    from tracker.ledger.models import Evidence
-
     policy.require(actor, "problem.evidence", problem)
     _require_state(problem, ("in_progress",), "签收后、申请销号前才能上传佐证材料。")
     limit = current_app.config["EVIDENCE_MAX_BYTES"]
@@ -268,20 +250,11 @@ def store_evidence(problem, stream, filename, *, actor):
 
 
 def evidence_path(item):
-    from pathlib import Path
-
-    from flask import current_app
-
     return Path(current_app.config["STORAGE_DIR"]) / "evidence" / item.stored_name
 
 
 def waive_evidence(problem, *, actor, reason):
     """An inspector allows submission without evidence (e.g. a policy explanation)."""
-    from flask_babel import gettext as _
-
-    from tracker.core.errors import ValidationFailed
-    from tracker.core.sanitize import plain_text
-
     policy.require(actor, "problem.assign", problem)
     reason = plain_text(reason, 1000)
     if not reason:
@@ -292,13 +265,6 @@ def waive_evidence(problem, *, actor, reason):
 
 def request_extension(problem, new_deadline, reason, *, actor):
     """延期申请 by the unit: a later working day, with a reason; one pending request at a time."""
-    from flask_babel import gettext as _
-
-    from tracker.core.errors import ValidationFailed
-    from tracker.core.sanitize import plain_text
-    from tracker.ledger.models import ExtensionRequest
-    from tracker.workflow.services import _parse_date, check_deadline
-
     policy.require(actor, "problem.extension", problem)
     _require_state(problem, WORKING_STATES, "只有办理中的问题可以申请延期。")
     if any(r.status == "pending" for r in problem.extension_requests):
@@ -306,7 +272,7 @@ def request_extension(problem, new_deadline, reason, *, actor):
     reason = plain_text(reason, 2000)
     if not reason:
         raise ValidationFailed(_("请说明延期理由。"), {"reason": _("请说明延期理由。")})
-    wanted = _parse_date(new_deadline, "new_deadline")
+    wanted = parse_date(new_deadline, "new_deadline")
     if wanted is None:
         raise ValidationFailed(_("请填写申请延至的日期。"), {"new_deadline": _("请填写日期。")})
     check_deadline(wanted, clock.today(), "new_deadline")
@@ -332,7 +298,6 @@ def request_extension(problem, new_deadline, reason, *, actor):
         after={"from": problem.deadline.isoformat(), "to": wanted.isoformat()},
         note=reason,
     )
-    from tracker.alerts import services as alerts
 
     alerts.notify(
         alerts.problem_inspector_side(problem),
@@ -346,12 +311,6 @@ def request_extension(problem, new_deadline, reason, *, actor):
 
 def decide_extension(problem, request_id, approve: bool, note, *, actor, expected_version=None):
     """Approve (moves `deadline`, never `original_deadline`) or refuse an extension request."""
-    from flask_babel import gettext as _
-
-    from tracker.auth.services import check_version
-    from tracker.core.errors import NotFound, ValidationFailed
-    from tracker.core.sanitize import plain_text
-
     policy.require(actor, "problem.extension_decide", problem)
     if expected_version is not None:
         check_version(problem, expected_version)
@@ -377,7 +336,6 @@ def decide_extension(problem, request_id, approve: bool, note, *, actor, expecte
         after={"deadline": problem.deadline.isoformat()},
         note=note or None,
     )
-    from tracker.alerts import services as alerts
 
     title = (
         _("%(n)s 延期申请已同意，新时限 %(d)s", n=problem.number, d=problem.deadline.isoformat())

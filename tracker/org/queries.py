@@ -16,10 +16,6 @@ def subtree_ids(root_ids) -> set[int]:
     return set(db.session.scalars(select(tree.c.id)))
 
 
-def get_unit(unit_id):
-    return db.session.get(Unit, unit_id)
-
-
 def unit_by_code(code):
     return db.session.scalar(select(Unit).where(Unit.code == code))
 

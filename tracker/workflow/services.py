@@ -120,7 +120,7 @@ def apply(problem: Problem, action: str, *, actor, expected_version=None, **deta
 # ---- assign ---------------------------------------------------------------------------------------
 
 
-def _parse_date(value, name) -> date | None:
+def parse_date(value, name) -> date | None:
     if value in (None, ""):
         return None
     if isinstance(value, date):
@@ -203,7 +203,7 @@ def assignment_plan(problem: Problem, details: dict) -> dict:
             _("所选分级与建议分级不同，请说明理由。"), {"tier_override_reason": _("请说明调整分级的理由。")}
         )
     proposal = triage.propose_deadline(tier, quick_fix, problem.source_kind, today)
-    deadline = _parse_date(details.get("deadline"), "deadline") or proposal.deadline
+    deadline = parse_date(details.get("deadline"), "deadline") or proposal.deadline
     deadline_note = plain_text(details.get("deadline_note"), 1000)
     if deadline != proposal.deadline:
         check_deadline(deadline, today)
@@ -220,7 +220,7 @@ def assignment_plan(problem: Problem, details: dict) -> dict:
         if given:
             for index, item in enumerate(given):
                 title = plain_text((item or {}).get("title"), 200)
-                due = _parse_date((item or {}).get("due_date"), f"milestones.{index}")
+                due = parse_date((item or {}).get("due_date"), f"milestones.{index}")
                 if not title or due is None:
                     raise ValidationFailed(
                         _("第 %(n)d 个节点缺少名称或日期。", n=index + 1),
