@@ -11,14 +11,18 @@ import urllib.parse
 import urllib.request
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from urllib.parse import urlparse
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 
 from tracker.access.policy import Role
 from tracker.alerts.models import Delivery, DigestLog, Notification, Webhook
+from tracker.audit import services as audit
 from tracker.auth.models import User
 from tracker.core import calendar, clock, crypto
 from tracker.core.db import insert_ignoring_conflicts
+from tracker.core.errors import ValidationFailed
 from tracker.extensions import db
 
 log = logging.getLogger(__name__)
@@ -460,3 +464,74 @@ def weekly_summary(today=None) -> int:
                 queue_email([user.email], title, title)
             told += 1
     return told
+
+
+# ---- admin settings ------------------------------------------------------------------------------
+
+TIERS = ("red", "yellow", "blue", "quick_fix")
+LEVELS = ("reminder", "supervise", "listed")
+
+
+def _bounded_int(value, name, low, high, errors):
+    try:
+        number = int(value)
+        if not low <= number <= high:
+            raise ValueError
+        return number
+    except (TypeError, ValueError):
+        errors[name] = _("应为 %(a)d–%(b)d 的整数。", a=low, b=high)
+        return None
+
+
+def save_thresholds(form, *, actor) -> dict:
+    """Due-soon thresholds, the escalation ladder (催办 ≤ 督办 ≤ 挂牌督办 per tier), the acceptance
+    window and the reply time of notices. Raises ValidationFailed naming each bad field."""
+    from tracker.settings.services import put_setting
+
+    errors, value = {}, {"due_soon_days": {}, "ladder": {}}
+    for tier in TIERS:
+        value["due_soon_days"][tier] = _bounded_int(form.get(f"soon_{tier}"), f"soon_{tier}", 0, 30, errors)
+        value["ladder"][tier] = {
+            lv: _bounded_int(form.get(f"{lv}_{tier}"), f"{lv}_{tier}", 0, 60, errors) for lv in LEVELS
+        }
+        steps = [value["ladder"][tier][lv] for lv in LEVELS]
+        if None not in steps and steps != sorted(steps):
+            errors[f"listed_{tier}"] = _("催办 ≤ 督办 ≤ 挂牌督办。")
+    value["accept_within_days"] = _bounded_int(form.get("accept_within_days"), "accept_within_days", 1, 10, errors)
+    value["reply_days"] = _bounded_int(form.get("reply_days"), "reply_days", 1, 30, errors)
+    if errors:
+        raise ValidationFailed(_("阈值有误，请修正标出的项。"), errors)
+    put_setting("alerts", value, actor=actor)
+    return value
+
+
+def save_webhook(form, *, actor) -> Webhook:
+    """Create, change or disable a webhook. Raises ValidationFailed."""
+    errors = {}
+    hook = db.session.get(Webhook, int(form["webhook_id"])) if form.get("webhook_id") else None
+    if hook is not None and form.get("active") in ("0", "1") and not form.get("url"):
+        hook.is_active = form["active"] == "1"
+        audit.record(actor, "webhook.activate" if hook.is_active else "webhook.deactivate", "webhook", hook.id)
+        return hook
+    name = form.get("name", "").strip()[:100]
+    kind = form.get("kind")
+    url = form.get("url", "").strip()
+    if not name:
+        errors["name"] = _("请填写名称。")
+    if kind not in ("dingtalk", "wecom", "json"):
+        errors["kind"] = _("请选择类型。")
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        errors["url"] = _("地址须以 http:// 或 https:// 开头。")
+    unit_id = int(form["unit_id"]) if form.get("unit_id", "").isdigit() else None
+    if errors:
+        raise ValidationFailed(_("机器人设置有误。"), errors)
+    if hook is None:
+        hook = Webhook(is_active=True)
+        db.session.add(hook)
+    hook.name, hook.kind, hook.url, hook.unit_id = name, kind, url, unit_id
+    if form.get("secret"):
+        hook.secret_enc = crypto.encrypt(form["secret"].strip())
+    db.session.flush()
+    audit.record(actor, "webhook.save", "webhook", hook.id, after={"name": name, "kind": kind, "unit_id": unit_id})
+    return hook

@@ -1,7 +1,5 @@
 """The inbox, and the admin page for alert thresholds, the escalation ladder, schedules, SMTP and webhooks."""
 
-from urllib.parse import urlparse
-
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -11,7 +9,6 @@ from tracker.access import policy
 from tracker.alerts import services
 from tracker.alerts.models import Notification, Webhook
 from tracker.alerts.scan import DEFAULTS
-from tracker.audit import services as audit
 from tracker.core import crypto
 from tracker.core.errors import ValidationFailed
 from tracker.core.pagination import paginate
@@ -20,8 +17,6 @@ from tracker.org import queries as org_queries
 from tracker.settings.services import get_setting, put_setting
 
 bp = Blueprint("alerts", __name__)
-TIERS = ("red", "yellow", "blue", "quick_fix")
-LEVELS = ("reminder", "supervise", "listed")
 
 
 @bp.route("/inbox")
@@ -47,17 +42,6 @@ def mark_read():
     return redirect(url_for("alerts.inbox"))
 
 
-def _int(value, name, low, high, errors):
-    try:
-        number = int(value)
-        if not low <= number <= high:
-            raise ValueError
-        return number
-    except (TypeError, ValueError):
-        errors[name] = _("应为 %(a)d–%(b)d 的整数。", a=low, b=high)
-        return None
-
-
 @bp.route("/admin/alerts", methods=["GET", "POST"])
 def settings_page():
     policy.require(current_user, "alerts.manage")
@@ -70,25 +54,12 @@ def settings_page():
         target = form.get("target")
         try:
             if target == "thresholds":
-                value = {"due_soon_days": {}, "ladder": {}}
-                for tier in TIERS:
-                    value["due_soon_days"][tier] = _int(form.get(f"soon_{tier}"), f"soon_{tier}", 0, 30, errors)
-                    value["ladder"][tier] = {
-                        lv: _int(form.get(f"{lv}_{tier}"), f"{lv}_{tier}", 0, 60, errors) for lv in LEVELS
-                    }
-                    steps = [value["ladder"][tier][lv] for lv in LEVELS]
-                    if None not in steps and steps != sorted(steps):
-                        errors[f"listed_{tier}"] = _("催办 ≤ 督办 ≤ 挂牌督办。")
-                value["accept_within_days"] = _int(form.get("accept_within_days"), "accept_within_days", 1, 10, errors)
-                value["reply_days"] = _int(form.get("reply_days"), "reply_days", 1, 30, errors)
-                if errors:
-                    raise ValidationFailed(_("阈值有误，请修正标出的项。"), errors)
-                put_setting("alerts", value, actor=current_user)
+                services.save_thresholds(form, actor=current_user)
             elif target == "schedules":
                 value = {
-                    "scan_minutes": _int(form.get("scan_minutes"), "scan_minutes", 1, 240, errors),
-                    "digest_hour": _int(form.get("digest_hour"), "digest_hour", 0, 23, errors),
-                    "digest_minute": _int(form.get("digest_minute"), "digest_minute", 0, 59, errors),
+                    "scan_minutes": services._bounded_int(form.get("scan_minutes"), "scan_minutes", 1, 240, errors),
+                    "digest_hour": services._bounded_int(form.get("digest_hour"), "digest_hour", 0, 23, errors),
+                    "digest_minute": services._bounded_int(form.get("digest_minute"), "digest_minute", 0, 59, errors),
                 }
                 if errors:
                     raise ValidationFailed(_("时间有误。"), errors)
@@ -96,7 +67,7 @@ def settings_page():
             elif target == "mail":
                 value = {
                     "server": form.get("server", "").strip(),
-                    "port": _int(form.get("port"), "port", 1, 65535, errors),
+                    "port": services._bounded_int(form.get("port"), "port", 1, 65535, errors),
                     "username": form.get("username", "").strip(),
                     "use_tls": form.get("use_tls") == "1",
                     "sender": form.get("sender", "").strip(),
@@ -121,7 +92,7 @@ def settings_page():
                 flash(_("测试邮件已发送到 %(a)s。", a=address), "success")
                 return redirect(url_for("alerts.settings_page"))
             elif target == "webhook":
-                save_webhook(form, actor=current_user)
+                services.save_webhook(form, actor=current_user)
             elif target == "webhook_test":
                 hook = db.session.get(Webhook, int(form.get("webhook_id", 0)))
                 if hook is None:
@@ -174,35 +145,3 @@ def _webhooks():
 
 def _units():
     return org_queries.tree_order(org_queries.all_units(active_only=True))
-
-
-def save_webhook(form, *, actor) -> Webhook:
-    """Create, change or disable a webhook. Raises ValidationFailed."""
-    errors = {}
-    hook = db.session.get(Webhook, int(form["webhook_id"])) if form.get("webhook_id") else None
-    if hook is not None and form.get("active") in ("0", "1") and not form.get("url"):
-        hook.is_active = form["active"] == "1"
-        audit.record(actor, "webhook.activate" if hook.is_active else "webhook.deactivate", "webhook", hook.id)
-        return hook
-    name = form.get("name", "").strip()[:100]
-    kind = form.get("kind")
-    url = form.get("url", "").strip()
-    if not name:
-        errors["name"] = _("请填写名称。")
-    if kind not in ("dingtalk", "wecom", "json"):
-        errors["kind"] = _("请选择类型。")
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        errors["url"] = _("地址须以 http:// 或 https:// 开头。")
-    unit_id = int(form["unit_id"]) if form.get("unit_id", "").isdigit() else None
-    if errors:
-        raise ValidationFailed(_("机器人设置有误。"), errors)
-    if hook is None:
-        hook = Webhook(is_active=True)
-        db.session.add(hook)
-    hook.name, hook.kind, hook.url, hook.unit_id = name, kind, url, unit_id
-    if form.get("secret"):
-        hook.secret_enc = crypto.encrypt(form["secret"].strip())
-    db.session.flush()
-    audit.record(actor, "webhook.save", "webhook", hook.id, after={"name": name, "kind": kind, "unit_id": unit_id})
-    return hook
