@@ -62,6 +62,9 @@ class Channel(TimestampMixin, db.Model):
     name: Mapped[str] = mapped_column(String(50), unique=True, nullable=False)
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     position: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # Other spellings that real exports use for this channel (e.g. "12345热线"); matched after
+    # normalising spaces and full/half width.
+    aliases: Mapped[list | None] = mapped_column(JSON)
 
 
 class IntakeRecord(TimestampMixin, VersionedMixin, db.Model):
@@ -89,6 +92,8 @@ class IntakeRecord(TimestampMixin, VersionedMixin, db.Model):
     query_pin_enc: Mapped[str] = mapped_column(Text, nullable=False)
     handling: Mapped[str] = mapped_column(String(16), nullable=False, default=Handling.NEW, index=True)
     explanation: Mapped[str | None] = mapped_column(Text)
+    # The answer the source system already gave (答复 / 处理结果), carried over by an import.
+    reply: Mapped[str | None] = mapped_column(Text)
     appeal_reason: Mapped[str | None] = mapped_column(Text)
     appeal_decision: Mapped[str | None] = mapped_column(Text)
     is_excluded: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)

@@ -78,6 +78,9 @@ class Problem(TimestampMixin, VersionedMixin, db.Model):
     deadline_rule: Mapped[str | None] = mapped_column(String(200))
     deadline_note: Mapped[str | None] = mapped_column(Text)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # 审核意见: the inspector's opinion on the last approval (shown on the page and exported).
+    review_opinion: Mapped[str | None] = mapped_column(Text)
     # Set when the problem was drawn in a sampling batch or failed a verification: approval then
     # goes to `verifying` even for yellow and blue problems.
     needs_verification: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
@@ -90,6 +93,7 @@ class Problem(TimestampMixin, VersionedMixin, db.Model):
     owner = relationship("User", foreign_keys=[owner_id])
     leader = relationship("User", foreign_keys=[leader_id])
     inspector = relationship("User", foreign_keys=[inspector_id])
+    closed_by = relationship("User", foreign_keys=[closed_by_id])
     intake_records = relationship("IntakeRecord", back_populates="problem", order_by="IntakeRecord.received_at")
     milestones = relationship(
         "Milestone", back_populates="problem", order_by="Milestone.position", cascade="all, delete-orphan"
@@ -167,6 +171,8 @@ class Milestone(db.Model):
     due_date: Mapped[date] = mapped_column(Date, nullable=False)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     done_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Why a milestone still open at 申请销号 need not hold up sign-off; shown to the inspector.
+    explanation: Mapped[str | None] = mapped_column(Text)
 
     problem = relationship("Problem", back_populates="milestones")
 
