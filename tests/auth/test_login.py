@@ -151,3 +151,25 @@ def test_a_user_with_a_temporary_password_must_change_it_first(client, make, app
     login(client, "unita", temporary)
     response = client.get("/")
     assert response.status_code == 302 and response.headers["Location"] == "/account/password"
+
+
+def test_logout_ends_the_session_on_the_server_so_a_copied_cookie_stops_working(app, client, make):
+    from tracker.extensions import db
+    from tracker.org.models import Unit
+
+    make.org()
+    login(client, "admin")
+    thief = app.test_client()
+    thief.set_cookie("session", client.get_cookie("session").value)
+    assert thief.get("/admin/units").status_code == 200  # the copy works while the owner is logged in
+    token = csrf_from(thief, "/admin/units/new")
+
+    post_form(client, "/logout", {}, form_page="/")
+
+    page = thief.get("/admin/units")
+    assert page.status_code == 302 and page.headers["Location"].startswith("/login")
+    write = thief.post("/admin/units/new", data={"code": "STOLEN", "name": "偷建单位", "csrf_token": token})
+    assert write.status_code == 302 and write.headers["Location"].startswith("/login")
+    with app.app_context():
+        assert db.session.scalar(db.select(Unit).filter_by(code="STOLEN")) is None
+    assert login(client, "admin").status_code == 302  # logging in again works

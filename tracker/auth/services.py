@@ -251,6 +251,11 @@ def reset_password(user: User, *, actor, password: str | None = None) -> str:
     return new_password
 
 
+def end_sessions(user: User) -> None:
+    """Log USER out everywhere: every session cookie issued so far (even a copied one) stops working."""
+    user.session_token = secrets.token_hex(8)
+
+
 def change_own_password(user: User, current: str, new: str, confirm: str) -> None:
     """A user changes their own password. Raises ValidationFailed with per-field messages."""
     if not check_password(user, current or ""):

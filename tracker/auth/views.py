@@ -37,6 +37,9 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    if current_user.is_authenticated:
+        services.end_sessions(current_user)
+        db.session.commit()
     logout_user()
     flash(_("您已安全退出。"), "info")
     return redirect(url_for("auth.login"))
