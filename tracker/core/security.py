@@ -8,6 +8,7 @@ PUBLIC_ENDPOINTS = {
     "auth.login",
     "main.set_language",
     "main.health",
+    "main.favicon",
     "api.openapi",
 }
 

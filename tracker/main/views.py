@@ -1,6 +1,6 @@
 """Home page per role, language switch, health check."""
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, send_from_directory, session, url_for
 from flask_login import current_user
 from sqlalchemy import text
 
@@ -35,6 +35,14 @@ def set_language(code):
         session["lang"] = code
     target = request.args.get("next")
     return redirect(target if is_safe_next(target) else url_for("main.home"))
+
+
+@bp.route("/favicon.ico")
+def favicon():
+    """Browsers ask for /favicon.ico before any page says where the icon is."""
+    return send_from_directory(
+        current_app.static_folder, "img/favicon.ico", mimetype="image/vnd.microsoft.icon", max_age=86400
+    )
 
 
 @bp.route("/healthz")
