@@ -65,6 +65,15 @@ def _errors(*codes):
     return {str(code): {"description": "error", "content": {"application/json": {"schema": ERROR}}} for code in codes}
 
 
+NUMBER = {
+    "name": "number",
+    "in": "path",
+    "required": True,
+    "description": "the problem number, e.g. ZG-2026-000123",
+    "schema": {"type": "string", "examples": ["ZG-2026-000123"]},
+}
+
+
 SPEC = {
     "openapi": "3.1.0",
     "info": {
@@ -116,13 +125,15 @@ SPEC = {
             },
         },
         "/problems/{number}": {
+            "parameters": [NUMBER],
             "get": {
                 "summary": "One problem with version, status, deadlines, owners, counters, "
                 "intake records (identity masked by role)",
                 "responses": {"200": {"description": "the problem"}, **_errors(401, 404)},
-            }
+            },
         },
         "/problems/{number}/transitions": {
+            "parameters": [NUMBER],
             "post": {
                 "summary": "Take a workflow action: {action, version, …}; assign takes tier, unit_code, owner, leader?, "
                 "measures, deadline?; others take reason, report, withdraw_reason as they need",
@@ -130,13 +141,14 @@ SPEC = {
                     "200": {"description": "the problem after the action"},
                     **_errors(400, 401, 403, 404, 409, 422),
                 },
-            }
+            },
         },
         "/problems/{number}/evidence": {
+            "parameters": [NUMBER],
             "post": {
                 "summary": "Upload one evidence file (multipart, field `file`); type judged from the content",
                 "responses": {"201": {"description": "the stored file"}, **_errors(401, 403, 404, 413, 422)},
-            }
+            },
         },
         "/alerts": {
             "get": {
