@@ -111,18 +111,20 @@ def create_problem(intake_ids, *, title, actor, description=None, category=None)
 
 # ---- the unit's work between transitions ---------------------------------------------------------
 
+# Allowed evidence types, judged from the content, with the extensions a file of that type may carry
+# (the first is the one given to a file whose name says another type).
 EVIDENCE_TYPES = {
-    "image/jpeg",
-    "image/png",
-    "image/gif",
-    "image/webp",
-    "application/pdf",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-    "application/msword",
-    "application/vnd.ms-excel",
-    "application/vnd.ms-powerpoint",
+    "image/jpeg": ("jpg", "jpeg", "jpe"),
+    "image/png": ("png",),
+    "image/gif": ("gif",),
+    "image/webp": ("webp",),
+    "application/pdf": ("pdf",),
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ("docx",),
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ("xlsx",),
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": ("pptx",),
+    "application/msword": ("doc",),
+    "application/vnd.ms-excel": ("xls",),
+    "application/vnd.ms-powerpoint": ("ppt",),
 }
 WORKING_STATES = ("assigned", "in_progress")
 
@@ -195,6 +197,19 @@ def safe_filename(name: str) -> str:
     return name[:200] or "file"
 
 
+def evidence_filename(name: str, content_type: str) -> str:
+    """NAME made safe, its extension following CONTENT_TYPE: a PDF uploaded as `x.html` is `x.pdf`."""
+    name = safe_filename(name)
+    extensions = EVIDENCE_TYPES.get(content_type)
+    if not extensions:
+        return name
+    stem, dot, extension = name.rpartition(".")
+    if dot and stem and extension.lower() in extensions:
+        return name
+    stem = stem if dot and stem else name
+    return f"{stem[: 199 - len(extensions[0])]}.{extensions[0]}"
+
+
 def store_evidence(problem, stream, filename, *, actor):
     """Save an uploaded file for PROBLEM: read in chunks (never whole into memory), refused when
     empty, over the size limit, or not an allowed type judged from its content (not its name).
@@ -231,7 +246,7 @@ def store_evidence(problem, stream, filename, *, actor):
     item = Evidence(
         problem_id=problem.id,
         uploaded_by_id=actor.id,
-        filename=safe_filename(filename),
+        filename=evidence_filename(filename, kind.mime),
         stored_name=stored_name,
         content_type=kind.mime,
         size=size,

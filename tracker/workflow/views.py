@@ -107,7 +107,7 @@ def download(evidence_id):
         path,
         mimetype=item.content_type,
         as_attachment=not inline,
-        download_name=item.filename,
+        download_name=services.evidence_filename(item.filename, item.content_type),
         max_age=0,
         etag=item.sha256,
     )
