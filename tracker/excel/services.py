@@ -131,9 +131,22 @@ def rows_as_text_csv(rows, headers) -> bytes:
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
-def write_xlsx(path: Path, headers: list[str], rows, sheet_name="Sheet1", widths=None) -> int:
+def write_xlsx(
+    path: Path,
+    headers: list[str],
+    rows,
+    sheet_name="Sheet1",
+    widths=None,
+    *,
+    title_rows=(),
+    wrapped=(),
+    for_print=False,
+) -> int:
     """Write ROWS (an iterable of sequences) to PATH in constant memory; text that a spreadsheet
-    would run as a formula is neutralised. Returns the number of data rows."""
+    would run as a formula is neutralised. TITLE_ROWS (text lines; the first is the title) go above
+    the header row, each merged across the columns; the columns in WRAPPED wrap their text; FOR_PRINT
+    sets the page up for filing: A4 landscape, fit to the page width, the header row on every page.
+    Returns the number of data rows."""
     import xlsxwriter
 
     from tracker.core.sanitize import neutralise_cell
@@ -142,14 +155,39 @@ def write_xlsx(path: Path, headers: list[str], rows, sheet_name="Sheet1", widths
         str(path), {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
     )
     sheet = workbook.add_worksheet(sheet_name)
-    bold = workbook.add_format({"bold": True, "bg_color": "#EEF1F6", "border": 1})
+    bold = workbook.add_format(
+        {"bold": True, "bg_color": "#EEF1F6", "border": 1, "text_wrap": True, "valign": "vcenter"}
+    )
+    title = workbook.add_format({"bold": True, "font_size": 16, "align": "center", "valign": "vcenter"})
+    note = workbook.add_format({"font_size": 10, "align": "left", "valign": "vcenter"})
+    plain = workbook.add_format({"valign": "top", "border": 1} if for_print else {"valign": "top"})
+    wrap = workbook.add_format({"valign": "top", "text_wrap": True, **({"border": 1} if for_print else {})})
+    formats = [wrap if col in set(wrapped) else plain for col in range(len(headers))]
     for col, width in enumerate(widths or []):
         sheet.set_column(col, col, width)
-    sheet.write_row(0, 0, headers, bold)
-    sheet.freeze_panes(1, 0)
+    last_col = max(len(headers) - 1, 0)
+    for row_number, text in enumerate(title_rows):
+        style = title if row_number == 0 else note
+        if row_number == 0:
+            sheet.set_row(row_number, 28)
+        if last_col:
+            sheet.merge_range(row_number, 0, row_number, last_col, neutralise_cell(text), style)
+        else:
+            sheet.write(row_number, 0, neutralise_cell(text), style)
+    header_row = len(title_rows)
+    sheet.write_row(header_row, 0, headers, bold)
+    sheet.freeze_panes(header_row + 1, 0)
+    if for_print:
+        sheet.set_landscape()
+        sheet.set_paper(9)  # A4
+        sheet.fit_to_pages(1, 0)  # the page width, as many pages down as it takes
+        sheet.repeat_rows(header_row)
+        sheet.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.6)
+        sheet.set_footer("&C第 &P 页，共 &N 页")
     count = 0
     for count, row in enumerate(rows, start=1):
-        sheet.write_row(count, 0, [neutralise_cell(v) for v in row])
+        for col, value in enumerate(row):
+            sheet.write(header_row + count, col, neutralise_cell(value), formats[col] if col < len(formats) else None)
     workbook.close()
     return count
 
@@ -169,3 +207,12 @@ def stream_csv(headers: list[str], rows):
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
+
+
+def attachment_header(filename: str) -> str:
+    """A Content-Disposition value for FILENAME, which may be Chinese (RFC 6266: an ASCII fallback
+    plus the UTF-8 name)."""
+    from urllib.parse import quote
+
+    fallback = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in filename)
+    return f"attachment; filename={fallback}; filename*=UTF-8''{quote(filename)}"

@@ -1,7 +1,9 @@
 """Read-only ledger queries, access-scoped: the filtered list with keyset pagination, counts, one problem."""
 
 import base64
+import html
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -259,35 +261,130 @@ def days_left(problem: Problem, today: date, index=None) -> int | None:
     return between(today, problem.deadline)
 
 
-EXPORT_HEADERS = [
-    "序号",
-    "编号",
-    "问题",
-    "来源",
-    "分级",
-    "责任单位",
-    "责任人",
-    "分管领导",
-    "整改措施",
-    "完成时限",
-    "状态",
-    "逾期天数",
+EXPORT_COLUMNS = [  # (header, width, wrapped)
+    ("序号", 6, False),
+    ("编号", 15, False),
+    ("问题", 30, True),
+    ("来源", 11, False),
+    ("分级", 6, False),
+    ("责任单位", 16, True),
+    ("责任人", 8, False),
+    ("分管领导", 8, False),
+    ("交办日期", 11, False),
+    ("整改措施", 30, True),
+    ("最新进展", 34, True),
+    ("状态", 7, False),
+    ("原定时限", 11, False),
+    ("现时限", 11, False),
+    ("逾期工作日", 7, False),
+    ("返工次数", 6, False),
+    ("审核意见", 24, True),
+    ("销号日期", 11, False),
 ]
-EXPORT_WIDTHS = [7, 16, 40, 14, 6, 22, 10, 10, 40, 12, 8, 9]
+EXPORT_HEADERS = [c[0] for c in EXPORT_COLUMNS]
+EXPORT_WIDTHS = [c[1] for c in EXPORT_COLUMNS]
+EXPORT_WRAPPED = [i for i, c in enumerate(EXPORT_COLUMNS) if c[2]]
+EXPORT_TITLE = "问题整改台账"
+# Notes whose text is the "latest progress": the unit's progress and its rectification report.
+PROGRESS_KINDS = ("progress", "report")
+_BLOCK_END = re.compile(r"(?i)<br\s*/?>|</(p|li|div|h\d)>")
+_TAG = re.compile(r"<[^>]*>")
+
+
+def note_text(body_html: str | None, limit: int = 2000) -> str:
+    """A progress note's cleaned HTML as plain text for a spreadsheet cell: one line per paragraph
+    or list item. (The HTML was cleaned on write; this only takes the tags away.)"""
+    if not body_html:
+        return ""
+    text = html.unescape(_TAG.sub("", _BLOCK_END.sub("\n", body_html)))
+    lines = [line.strip() for line in text.splitlines()]
+    return "\n".join(line for line in lines if line)[:limit]
+
+
+def export_scope_text(user, flt: LedgerFilter) -> str:
+    """Which units an export covers, in words: the filter's unit, else the user's reach."""
+    from tracker.org.models import Unit
+
+    if flt.unit_id:
+        unit = db.session.get(Unit, flt.unit_id)
+        return _("%(u)s（含下级单位）", u=unit.name) if unit else _("（无此单位）")
+    scope = policy.visible_unit_ids(user)
+    if scope is None:
+        return _("全部单位")
+    if user.role == policy.Role.LEADER:
+        roots = [u.name for u in user.leader_of]
+        return _("分管的单位：%(u)s（含下级单位）", u="、".join(roots)) if roots else _("（无分管单位）")
+    unit = db.session.get(Unit, user.unit_id) if user.unit_id else None
+    return _("%(u)s（含下级单位）", u=unit.name) if unit else _("（无所属单位）")
+
+
+def export_filter_text(flt: LedgerFilter) -> str:
+    """FLT in words, for the title rows of an export."""
+    from tracker.auth.models import User
+    from tracker.ledger.models import STATUS_LABELS
+
+    parts = []
+    if flt.status == "open":
+        parts.append(_("状态：未销号"))
+    elif flt.status:
+        parts.append(_("状态：%(s)s", s=STATUS_LABELS.get(flt.status, flt.status)))
+    if flt.tier == "quick_fix":
+        parts.append(_("分级：立行立改"))
+    elif flt.tier:
+        parts.append(_("分级：%(t)s", t=TIER_LABELS_FULL.get(flt.tier, flt.tier)))
+    if flt.category:
+        parts.append(_("分类：%(c)s", c=flt.category))
+    if flt.channel:
+        parts.append(_("来源：%(c)s", c=flt.channel))
+    if flt.due == "overdue":
+        parts.append(_("已逾期"))
+    elif flt.due == "soon":
+        parts.append(_("即将到期"))
+    if flt.assigned_from or flt.assigned_to:
+        low = flt.assigned_from.isoformat() if flt.assigned_from else "…"
+        high = flt.assigned_to.isoformat() if flt.assigned_to else "…"
+        parts.append(_("交办日期：%(a)s 至 %(b)s", a=low, b=high))
+    if flt.leader_id:
+        leader = db.session.get(User, flt.leader_id)
+        parts.append(_("分管领导：%(n)s", n=leader.name if leader else "—"))
+    if flt.q:
+        parts.append(_("关键词：%(q)s", q=flt.q))
+    return "；".join(parts) if parts else _("无（全部问题）")
+
+
+TIER_LABELS_FULL = {Tier.RED: "红色", Tier.YELLOW: "黄色", Tier.BLUE: "蓝色"}
+
+
+def export_title_rows(user, flt: LedgerFilter) -> list[str]:
+    """The title rows of a ledger export: title, scope, filter, as-of time (local time)."""
+    stamp = clock.local_now()
+    zone = clock.timezone()
+    zone_name = _("北京时间") if getattr(zone, "key", "") in ("Asia/Shanghai", "PRC", "Asia/Chongqing") else str(zone)
+    return [
+        EXPORT_TITLE,
+        _("范围：%(s)s", s=export_scope_text(user, flt)),
+        _("筛选条件：%(f)s", f=export_filter_text(flt)),
+        _("数据截至：%(t)s（%(z)s）", t=stamp.strftime("%Y-%m-%d %H:%M"), z=zone_name),
+    ]
 
 
 def export_rows(user, flt: LedgerFilter, batch=2000):
-    """The ledger rows of FLT for export, streamed from the database (no ORM objects kept)."""
+    """The ledger rows of FLT for export, as an iterator that streams from the database (no ORM
+    objects kept; latest progress notes fetched once per chunk of BATCH rows).
+
+    Everything that needs USER (its scope, lazy relationships) is worked out here, before the
+    iterator is returned: a streamed response runs the iterator after the view has returned."""
     from sqlalchemy.orm import aliased
 
     from tracker.auth.models import User
-    from tracker.ledger.models import STATUS_LABELS, TIER_LABELS
     from tracker.org.models import Unit
 
     owner, leader = aliased(User), aliased(User)
-    base = filtered(user, flt).subquery()
+    filtered_stmt = filtered(user, flt)
+    base = filtered_stmt.subquery()
     stmt = (
         select(
+            base.c.id,
             base.c.number,
             base.c.title,
             base.c.channel,
@@ -296,9 +393,14 @@ def export_rows(user, flt: LedgerFilter, batch=2000):
             Unit.name,
             owner.name,
             leader.name,
+            base.c.assigned_at,
             base.c.measures,
-            base.c.deadline,
             base.c.status,
+            base.c.original_deadline,
+            base.c.deadline,
+            base.c.rework_count,
+            base.c.review_opinion,
+            base.c.closed_at,
         )
         .select_from(base)
         .outerjoin(Unit, Unit.id == base.c.unit_id)
@@ -308,23 +410,61 @@ def export_rows(user, flt: LedgerFilter, batch=2000):
         .execution_options(yield_per=batch)
     )
     today = clock.today()
-    index = calendar.WorkdayIndex(today - timedelta(days=3 * 366), today + timedelta(days=1))
+    earliest = db.session.scalar(filtered_stmt.with_only_columns(func.min(Problem.deadline)).order_by(None))
+    low = min(earliest or today, today) - timedelta(days=1)
+    # Overdue counts run up to today (open) or to the sign-off day (closed), both within the window.
+    index = calendar.WorkdayIndex(low, today + timedelta(days=1))
+    return _export_stream(stmt, index, today, batch)
+
+
+def _latest_notes(problem_ids) -> dict[int, str]:
+    from tracker.ledger.models import ProgressNote
+
+    latest = (
+        select(func.max(ProgressNote.id))
+        .where(ProgressNote.problem_id.in_(problem_ids), ProgressNote.kind.in_(PROGRESS_KINDS))
+        .group_by(ProgressNote.problem_id)
+    )
+    rows = db.session.execute(
+        select(ProgressNote.problem_id, ProgressNote.body_html).where(ProgressNote.id.in_(latest))
+    )
+    return {problem_id: note_text(body) for problem_id, body in rows}
+
+
+def _export_stream(stmt, index, today, batch):
+    from tracker.ledger.models import STATUS_LABELS, TIER_LABELS
+
     open_values = {s.value for s in OPEN_STATUSES}
-    for number, row in enumerate(db.session.execute(stmt), start=1):
-        code, title, channel, tier, quick, unit, owner_name, leader_name, measures, deadline, status = row
-        overdue = index.between(deadline, today) if status in open_values and deadline and today > deadline else 0
-        tier_text = TIER_LABELS.get(tier, "") + ("（立行立改）" if quick else "")
-        yield (
-            number,
-            code,
-            title,
-            channel or "",
-            tier_text,
-            unit or "",
-            owner_name or "",
-            leader_name or "",
-            measures or "",
-            deadline.isoformat() if deadline else "",
-            STATUS_LABELS.get(status, status),
-            overdue,
-        )
+    number = 0
+    for chunk in db.session.execute(stmt).partitions(batch):
+        notes = _latest_notes([row[0] for row in chunk])
+        for row in chunk:
+            (pid, code, title, channel, tier, quick, unit, owner_name, leader_name, assigned_at, measures, status,
+             original, deadline, reworks, opinion, closed_at) = row  # fmt: skip
+            number += 1
+            closed_on = clock.to_local(closed_at).date() if closed_at else None
+            overdue = ""
+            if deadline and status in open_values:
+                overdue = index.between(deadline, today) if today > deadline else 0
+            elif deadline and closed_on and status == Status.CLOSED:
+                overdue = index.between(deadline, closed_on) if closed_on > deadline else 0
+            yield (
+                number,
+                code,
+                title,
+                channel or "",
+                TIER_LABELS.get(tier, "") + ("（立行立改）" if quick else ""),
+                unit or "",
+                owner_name or "",
+                leader_name or "",
+                clock.to_local(assigned_at).date().isoformat() if assigned_at else "",
+                measures or "",
+                notes.get(pid, ""),
+                STATUS_LABELS.get(status, status),
+                original.isoformat() if original else "",
+                deadline.isoformat() if deadline else "",
+                overdue,
+                reworks or 0,
+                opinion or "",
+                closed_on.isoformat() if closed_on else "",
+            )

@@ -28,7 +28,7 @@ from tracker.audit.models import AuditEvent
 from tracker.auth.models import User
 from tracker.core import calendar, clock
 from tracker.core.errors import Conflict, ValidationFailed
-from tracker.excel.services import stream_csv, write_xlsx
+from tracker.excel.services import attachment_header, stream_csv, write_xlsx
 from tracker.extensions import db
 from tracker.intake import services as intake_services
 from tracker.ledger import queries
@@ -91,23 +91,30 @@ def counts():
 def export(fmt):
     policy.require(current_user, "problem.view")
     flt = queries.LedgerFilter.from_args(request.args)
-    stamp = clock.local_now().strftime("%Y%m%d-%H%M")
-    if fmt == "csv":
-        body = stream_with_context(stream_csv(queries.EXPORT_HEADERS, queries.export_rows(current_user, flt)))
-        return Response(
-            body, mimetype="text/csv", headers={"Content-Disposition": f"attachment; filename=ledger-{stamp}.csv"}
-        )
-    if fmt != "xlsx":
+    if fmt not in ("csv", "xlsx"):
         return redirect(url_for("ledger.index", **flt.args()))
+    stamp = clock.local_now().strftime("%Y%m%d-%H%M")
+    # The scope, the title and the query are worked out now, while the user is loaded: a streamed
+    # body runs after this view has returned.
+    rows = queries.export_rows(current_user, flt)
+    if fmt == "csv":
+        return Response(
+            stream_with_context(stream_csv(queries.EXPORT_HEADERS, rows)),
+            mimetype="text/csv",
+            headers={"Content-Disposition": attachment_header(f"{queries.EXPORT_TITLE}-{stamp}.csv")},
+        )
     handle = tempfile.NamedTemporaryFile(suffix=".xlsx", delete=False)  # noqa: SIM115 - removed after sending
     handle.close()
     path = Path(handle.name)
     write_xlsx(
         path,
         queries.EXPORT_HEADERS,
-        queries.export_rows(current_user, flt),
-        sheet_name="问题台账",
+        rows,
+        sheet_name=queries.EXPORT_TITLE,
         widths=queries.EXPORT_WIDTHS,
+        title_rows=queries.export_title_rows(current_user, flt),
+        wrapped=queries.EXPORT_WRAPPED,
+        for_print=True,
     )
 
     @after_this_request
@@ -118,7 +125,7 @@ def export(fmt):
     return send_file(
         path,
         as_attachment=True,
-        download_name=f"ledger-{stamp}.xlsx",
+        download_name=f"{queries.EXPORT_TITLE}-{stamp}.xlsx",
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )
 
