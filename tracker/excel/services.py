@@ -23,9 +23,15 @@ class Table:
     kind: str  # "csv" or "xlsx"
     headers: list[str]
     rows: Iterator[list]  # data rows after the header, as lists aligned with headers
-    estimated_rows: int
+    counter: Callable[[], int]  # reads the file again: only called when the count is wanted
     encoding: str | None = None
     closer: Callable[[], None] | None = None
+
+    @property
+    def estimated_rows(self) -> int:
+        """Data rows after the header. Exact for CSV (parsed: a line break inside a quoted cell is part
+        of the cell, and rows with nothing in them do not count); the sheet's height for XLSX."""
+        return self.counter()
 
     def close(self):
         if self.closer is not None:
@@ -68,11 +74,18 @@ def detect_encoding(path: Path) -> str:
     raise ValidationFailed(_("无法识别文件编码，请另存为 UTF-8 或 GBK 编码的 CSV。"))
 
 
-def _count_lines(path: Path) -> int:
+def _count_csv_rows(path: Path, encoding: str) -> int:
+    """Records after the header that hold anything, as csv parses them (not lines)."""
     count = 0
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            count += chunk.count(b"\n")
+    with open(path, encoding=encoding, errors="replace", newline="") as fh:
+        reader = csv.reader(fh)
+        try:
+            next(reader, None)
+            for row in reader:
+                if any(cell.strip() for cell in row):
+                    count += 1
+        except csv.Error:
+            pass  # the import itself reports what is wrong with the file
     return count
 
 
@@ -105,7 +118,7 @@ def open_table(path: Path) -> Table:
                     _("文件中途出现无法识别的字符（编码不一致），请整体另存为 UTF-8 或 GBK。")
                 ) from None
 
-        return Table("csv", headers, rows(), max(0, _count_lines(path) - 1), encoding, closer=fh.close)
+        return Table("csv", headers, rows(), lambda: _count_csv_rows(path, encoding), encoding, closer=fh.close)
     from python_calamine import CalamineWorkbook
 
     try:
@@ -119,7 +132,8 @@ def open_table(path: Path) -> Table:
         raise ValidationFailed(_("无法读取 Excel 文件（%(e)s）。", e=type(error).__name__)) from None
     while headers and not headers[-1]:
         headers.pop()
-    return Table("xlsx", headers, iterator, max(0, sheet.total_height - 1), closer=getattr(workbook, "close", None))
+    height = max(0, sheet.total_height - 1)
+    return Table("xlsx", headers, iterator, lambda: height, closer=getattr(workbook, "close", None))
 
 
 def rows_as_text_csv(rows, headers) -> bytes:

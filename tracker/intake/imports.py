@@ -11,6 +11,8 @@ import logging
 import secrets
 import shutil
 import threading
+from collections import Counter
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from sqlalchemy import and_, delete, insert, or_, select, tuple_, update
 from tracker.audit import services as audit
 from tracker.core import clock
 from tracker.core.errors import ValidationFailed
+from tracker.core.sanitize import plain_text
 from tracker.excel.services import open_table
 from tracker.extensions import db
 from tracker.intake import services
@@ -88,11 +91,20 @@ BUILTIN_PROFILES = {
 # ---- mapping -------------------------------------------------------------------------------------
 
 
+def _header_key(header: str) -> str:
+    """A header as compared with the canonical names: "Received At", "received_at" and "受理时间*"
+    (a required-column mark) all find their field."""
+    return services.match_key(header).replace("_", "").replace("-", "").rstrip("*")
+
+
+HEADER_KEYS = {_header_key(alias): name for alias, name in services.HEADER_ALIASES.items()}
+
+
 def canonical_mapping(headers: list[str]) -> dict | None:
     """{field: header} when HEADERS are the canonical columns (Chinese or English), else None."""
     mapping = {}
     for header in headers:
-        name = services.HEADER_ALIASES.get(header) or services.HEADER_ALIASES.get(header.lower())
+        name = HEADER_KEYS.get(_header_key(header))
         if name and name not in mapping:
             mapping[name] = header
     needed = [f for f in services.REQUIRED_FIELDS if f != "channel"]
@@ -153,23 +165,108 @@ def save_profile(name: str, mapping: dict, defaults: dict, *, actor) -> ImportPr
     return profile
 
 
-def preview(path: Path, mapping: dict, defaults: dict, limit=5) -> list[dict]:
-    """The first LIMIT rows as they would be imported, each with its errors."""
+def set_value_maps(defaults: dict, channel_map: dict, unit_map: dict) -> dict:
+    """DEFAULTS with the values of the file mapped to a channel / a unit (code) as chosen on the mapping
+    page; an empty choice drops the value's entry. Raises ValidationFailed for a channel or unit that
+    does not exist (or is retired)."""
+    validator = services.Validator.load()
+    result = dict(defaults)
+    for key, chosen, known, message in (
+        ("channel_map", channel_map, validator.known_channel, _("渠道“%(v)s”不存在或已停用。")),
+        ("unit_map", unit_map, validator.known_unit, _("单位“%(v)s”不存在或已停用。")),
+    ):
+        merged = dict(result.get(key) or {})
+        for value, target in chosen.items():
+            value, target = (value or "").strip(), (target or "").strip()
+            if not value:
+                continue
+            if not target:
+                merged.pop(value, None)
+                continue
+            if known(target) is None:
+                raise ValidationFailed(message % {"v": target[:50]}, {key: message % {"v": target[:50]}})
+            merged[value] = target
+        if merged:
+            result[key] = merged
+        else:
+            result.pop(key, None)
+    return result
+
+
+UNMATCHED_SHOWN = 50
+
+
+@dataclass
+class Preview:
+    """What the mapping page shows before an import: the first rows as they would be imported (each
+    with its errors), the number of data rows, and the channel and unit values of the file that no
+    channel or unit name (or alias) matches, with how many rows carry each, most frequent first."""
+
+    rows: list[dict]
+    data_rows: int
+    channels: list[tuple[str, int, str | None]]  # (value in the file, rows, channel it is mapped to)
+    units: list[tuple[str, int, str | None]]  # (value in the file, rows, unit code it is mapped to)
+    more_channels: int = 0
+    more_units: int = 0
+
+
+def preview(path: Path, mapping: dict, defaults: dict, limit=5) -> Preview:
+    """Read the whole file once, as the import would (blank rows skipped; a line break inside a quoted
+    cell is part of the cell), and tell what it holds; see `Preview`."""
     validator = services.Validator.load(defaults)
-    shown = []
+    shown, data_rows = [], 0
+    channel_counts, unit_counts = Counter(), Counter()
     with open_table(path) as table:
         index = {h: i for i, h in enumerate(table.headers)}
+        channel_at = index.get(mapping.get("channel"))
+        unit_at = index.get(mapping.get("unit_code"))
+        default_channel = defaults.get("channel") or ""
         for row in table.rows:
-            if len(shown) >= limit:
-                break
-            if not any(str(c).strip() for c in row if c is not None):
+            if not any(c not in (None, "") and str(c).strip() for c in row):
                 continue
-            raw = {name: (row[index[h]] if index[h] < len(row) else None) for name, h in mapping.items() if h in index}
+            data_rows += 1
+            width = len(row)
+            channel = _cell(row, channel_at, width) or default_channel
+            if channel:
+                channel_counts[channel] += 1
+            unit = _cell(row, unit_at, width)
+            if unit:
+                unit_counts[unit] += 1
+            if len(shown) >= limit:
+                continue
+            raw = {name: (row[index[h]] if index[h] < width else None) for name, h in mapping.items() if h in index}
             clean, errors = validator.validate(raw)
             clean["complainant_name"] = services.crypto.mask_name(clean.get("complainant_name"))
             clean["complainant_phone"] = services.crypto.mask_phone(clean.get("complainant_phone"))
             shown.append({"values": clean, "errors": errors})
-    return shown
+    channel_map, unit_map = defaults.get("channel_map") or {}, defaults.get("unit_map") or {}
+    channels = [
+        (value, count, validator.channel_for(value) if services.mapped_value(channel_map, value) else None)
+        for value, count in channel_counts.most_common()
+        if validator.known_channel(value) is None
+    ]
+    units = [
+        (value, count, services.mapped_value(unit_map, value) if validator.unit_for(value) else None)
+        for value, count in unit_counts.most_common()
+        if validator.known_unit(value) is None
+    ]
+    return Preview(
+        shown,
+        data_rows,
+        channels[:UNMATCHED_SHOWN],
+        units[:UNMATCHED_SHOWN],
+        max(0, len(channels) - UNMATCHED_SHOWN),
+        max(0, len(units) - UNMATCHED_SHOWN),
+    )
+
+
+def _cell(row, at, width) -> str:
+    if at is None or at >= width or row[at] is None:
+        return ""
+    value = row[at]
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return plain_text(str(value))
 
 
 # ---- batches -------------------------------------------------------------------------------------

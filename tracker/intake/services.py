@@ -5,6 +5,7 @@ and no audit event, log line or error message carries the complainant's identity
 """
 
 import secrets
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -46,6 +47,7 @@ FIELDS = [
     "complainant_name",
     "complainant_phone",
     "category",
+    "reply",
 ]
 REQUIRED_FIELDS = ("external_id", "channel", "received_at", "title", "body")
 FIELD_LABELS = {
@@ -61,12 +63,33 @@ FIELD_LABELS = {
     "complainant_name": "反映人",
     "complainant_phone": "联系电话",
     "category": "问题分类",
+    "reply": "答复",
 }
 HEADER_ALIASES = {**{label: name for name, label in FIELD_LABELS.items()}, **{name: name for name in FIELDS}}
-HEADER_ALIASES.update({"分类": "category", "单位": "unit_code", "责任单位": "unit_code", "手机号": "complainant_phone"})
+HEADER_ALIASES.update(
+    {
+        "分类": "category",
+        "单位": "unit_code",
+        "责任单位": "unit_code",
+        "涉及单位": "unit_code",
+        "单位名称": "unit_code",
+        "手机号": "complainant_phone",
+        "评价": "rating",
+        "满意度": "rating",
+        "评价结果": "rating",
+        "答复内容": "reply",
+        "答复意见": "reply",
+        "处理结果": "reply",
+        "办理结果": "reply",
+        "回复": "reply",
+        "回复内容": "reply",
+        "source_id": "external_id",
+    }
+)
 COMPLAINANT_FIELDS = ("complainant_name", "complainant_phone")
-MAX_LENGTHS = {"external_id": 100, "title": 200, "body": 20000, "service_item": 200, "category": 50}
+MAX_LENGTHS = {"external_id": 100, "title": 200, "body": 20000, "service_item": 200, "category": 50, "reply": 20000}
 RATING_BY_LABEL = {label: value for value, label in RATING_LABELS.items()}
+RATING_NUMERALS = {"一": "1", "二": "2", "三": "3", "四": "4", "五": "5"}
 TRACKING_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read out over the phone
 DATE_FORMATS = (
     "%Y/%m/%d %H:%M:%S",
@@ -103,6 +126,61 @@ def ensure_default_channels() -> None:
 def active_channels() -> list[str]:
     ensure_default_channels()
     return list(db.session.scalars(select(Channel.name).where(Channel.is_active.is_(True)).order_by(Channel.position)))
+
+
+def match_key(value) -> str:
+    """How names from other systems are compared: full-width folded to half-width (NFKC), every space
+    removed, case ignored. "１２３４５热线" and "12345 热线" have the same key."""
+    return "".join(unicodedata.normalize("NFKC", str(value)).split()).casefold()
+
+
+def _alias_owner(key: str, *, besides: Channel | None = None) -> Channel | None:
+    """The channel whose name or an alias has KEY (other than BESIDES), if any."""
+    for channel in db.session.scalars(select(Channel)):
+        if channel is besides:
+            continue
+        if match_key(channel.name) == key or any(match_key(a) == key for a in channel.aliases or []):
+            return channel
+    return None
+
+
+def add_channel_alias(channel: Channel, alias: str, *, actor) -> None:
+    """Let imports recognise ALIAS as CHANNEL. Raises ValidationFailed for an empty or too long alias,
+    one that is the channel's own name, one it already has, or one that names another channel."""
+    alias = plain_text(alias)
+    if not alias:
+        raise ValidationFailed(_("请填写别名。"), {"alias": _("请填写别名。")})
+    if len(alias) > 50:
+        raise ValidationFailed(_("别名不能超过 50 字。"), {"alias": _("别名不能超过 50 字。")})
+    key = match_key(alias)
+    if key == match_key(channel.name) or any(match_key(a) == key for a in channel.aliases or []):
+        raise ValidationFailed(
+            _("“%(a)s”已能识别为渠道“%(c)s”，无需再加。", a=alias, c=channel.name), {"alias": _("无需重复添加。")}
+        )
+    owner = _alias_owner(key, besides=channel)
+    if owner is not None:
+        raise ValidationFailed(
+            _("“%(a)s”已对应渠道“%(c)s”，同一别名不能属于两个渠道。", a=alias, c=owner.name),
+            {"alias": _("别名已被其他渠道使用。")},
+        )
+    before = list(channel.aliases or [])
+    channel.aliases = [*before, alias]
+    db.session.flush()
+    audit.record(
+        actor, "channel.aliases", "channel", channel.id, before={"aliases": before}, after={"aliases": channel.aliases}
+    )
+
+
+def remove_channel_alias(channel: Channel, alias: str, *, actor) -> None:
+    """Stop recognising ALIAS as CHANNEL. Raises ValidationFailed when the channel has no such alias."""
+    before = list(channel.aliases or [])
+    if alias not in before:
+        raise ValidationFailed(_("渠道“%(c)s”没有别名“%(a)s”。", c=channel.name, a=plain_text(alias, 50)))
+    channel.aliases = [a for a in before if a != alias]
+    db.session.flush()
+    audit.record(
+        actor, "channel.aliases", "channel", channel.id, before={"aliases": before}, after={"aliases": channel.aliases}
+    )
 
 
 # ---- parsing and validation ----------------------------------------------------------------------
@@ -147,6 +225,13 @@ def parse_rating(value) -> int | None:
         return RATING_BY_LABEL[text]
     if text.isdigit() and 1 <= int(text) <= 5:
         return int(text)
+    # Exports also write "满意 ", "５", "4.0", "4星", "五星".
+    key = match_key(text).removesuffix("星").removesuffix("分")
+    key = RATING_NUMERALS.get(key, key).removesuffix(".0")
+    if key in RATING_BY_LABEL:
+        return RATING_BY_LABEL[key]
+    if key.isdigit() and 1 <= int(key) <= 5:
+        return int(key)
     raise ValueError(text)
 
 
@@ -174,28 +259,79 @@ def _text(value) -> str:
 
 @dataclass
 class Validator:
-    """Validates raw field dicts into clean ones. Holds the lookups an import needs once, not per row."""
+    """Validates raw field dicts into clean ones. Holds the lookups an import needs once, not per row.
+
+    Channels and units are recognised by `match_key` (spaces and full/half width ignored): a channel by
+    its name or an alias an admin added, a unit by its code or name; the import profile's
+    `channel_map` {value in the file: channel} and `unit_map` {value in the file: unit code} come first."""
 
     channels: set[str] = field(default_factory=set)
     units_by_key: dict[str, int] = field(default_factory=dict)
     defaults: dict = field(default_factory=dict)
     now: datetime = field(default_factory=clock.now)
+    channel_keys: dict[str, str] = field(default_factory=dict)
+    _cache: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(cls, defaults=None):
         units = db.session.execute(select(Unit.id, Unit.code, Unit.name).where(Unit.is_active.is_(True))).all()
         keys = {}
         for unit_id, _code, name in units:
-            keys.setdefault(name, unit_id)
+            keys.setdefault(match_key(name), unit_id)
         for unit_id, code, _name in units:
-            keys[code] = unit_id
-        return cls(channels=set(active_channels()), units_by_key=keys, defaults=dict(defaults or {}))
+            keys[match_key(code)] = unit_id
+        for unit_id, code, _name in units:
+            keys[code] = unit_id  # an exact code wins over another unit's look-alike name
+        ensure_default_channels()
+        channel_keys = {}
+        rows = db.session.execute(
+            select(Channel.name, Channel.aliases).where(Channel.is_active.is_(True)).order_by(Channel.position)
+        ).all()
+        for name, aliases in rows:
+            for alias in aliases or []:
+                channel_keys.setdefault(match_key(alias), name)
+        for name, _aliases in rows:
+            channel_keys[match_key(name)] = name
+        return cls(
+            channels={name for name, _aliases in rows},
+            units_by_key=keys,
+            defaults=dict(defaults or {}),
+            channel_keys=channel_keys,
+        )
+
+    def known_channel(self, value: str) -> str | None:
+        """The channel VALUE names (by name or alias), without the profile's map."""
+        return self.channel_keys.get(match_key(value)) if value else None
+
+    def channel_for(self, value: str) -> str | None:
+        """The channel VALUE stands for in this import, or None."""
+        cached = self._cache.get(("channel", value))
+        if cached is None and ("channel", value) not in self._cache:
+            target = mapped_value(self.defaults.get("channel_map"), value)
+            cached = self.known_channel(target) if target else self.known_channel(value)
+            self._cache[("channel", value)] = cached
+        return cached
+
+    def known_unit(self, value: str) -> int | None:
+        """The unit VALUE names (by code or name), without the profile's map."""
+        if not value:
+            return None
+        found = self.units_by_key.get(value)
+        return found if found is not None else self.units_by_key.get(match_key(value))
+
+    def unit_for(self, value: str) -> int | None:
+        cached = self._cache.get(("unit", value))
+        if cached is None and ("unit", value) not in self._cache:
+            target = mapped_value(self.defaults.get("unit_map"), value)
+            cached = self.known_unit(target) if target else self.known_unit(value)
+            self._cache[("unit", value)] = cached
+        return cached
 
     def validate(self, raw: dict) -> tuple[dict, dict]:
         """(clean values, {field: message}). A record with any message is not registered."""
         errors, clean = {}, {}
         defaults = self.defaults
-        for name in ("external_id", "title", "body", "service_item", "category"):
+        for name in ("external_id", "title", "body", "service_item", "category", "reply"):
             text = plain_text(_text(raw.get(name)))
             limit = MAX_LENGTHS[name]
             if len(text) > limit:
@@ -205,10 +341,10 @@ class Validator:
             prefix = f"{clean['service_item']}：" if clean["service_item"] else ""
             clean["title"] = (prefix + clean["body"])[:60]
         channel = plain_text(_text(raw.get("channel"))) or defaults.get("channel") or ""
-        channel = (defaults.get("channel_map") or {}).get(channel, channel)
-        if channel and channel not in self.channels:
+        resolved = self.channel_for(channel) if channel else None
+        if channel and resolved is None:
             errors["channel"] = _("渠道“%(c)s”不在渠道列表中。", c=channel[:50])
-        clean["channel"] = channel or None
+        clean["channel"] = resolved or channel or None
         kind = plain_text(_text(raw.get("kind"))) or defaults.get("kind") or DEFAULT_KIND
         kind = (defaults.get("kind_map") or {}).get(kind, kind)
         if kind not in KINDS:
@@ -232,7 +368,7 @@ class Validator:
         unit_key = plain_text(_text(raw.get("unit_code")))
         clean["unit_id"] = None
         if unit_key:
-            clean["unit_id"] = self.units_by_key.get(unit_key)
+            clean["unit_id"] = self.unit_for(unit_key)
             if clean["unit_id"] is None:
                 errors["unit_code"] = _("单位“%(u)s”不存在或已停用。", u=unit_key[:50])
         clean["complainant_name"] = plain_text(_text(raw.get("complainant_name")), 50) or None
@@ -249,6 +385,19 @@ class Validator:
             if not clean.get(name) and name not in errors:
                 errors[name] = _("%(f)s 为必填项。", f=_(FIELD_LABELS[name]))
         return clean, errors
+
+
+def mapped_value(value_map: dict | None, value: str) -> str | None:
+    """VALUE's entry in a profile's {value in the file: target} map, compared by `match_key`."""
+    if not value_map:
+        return None
+    if value in value_map:
+        return value_map[value]
+    key = match_key(value)
+    for source, target in value_map.items():
+        if match_key(source) == key:
+            return target
+    return None
 
 
 def new_tracking_code() -> str:
@@ -290,6 +439,7 @@ def record_values(clean: dict, *, source_row=None, batch_id=None, actor_id=None)
         "title": clean["title"],
         "body": clean["body"],
         "category": clean.get("category"),
+        "reply": clean.get("reply"),
         "rating": clean.get("rating"),
         "service_item": clean.get("service_item"),
         "unit_id": clean.get("unit_id"),
@@ -503,6 +653,7 @@ def api_view(record, user) -> dict:
         "service_item": record.service_item,
         "unit_code": record.unit.code if record.unit else None,
         "category": record.category,
+        "reply": record.reply,
         "handling": record.handling,
         "anonymous": record.is_anonymous,
         "problem": record.problem.number if record.problem else None,
@@ -543,6 +694,11 @@ def add_channel(name: str, *, actor) -> Channel:
         raise ValidationFailed(_("请填写渠道名称。"), {"name": _("请填写渠道名称。")})
     if db.session.scalar(select(Channel.id).where(Channel.name == name)):
         raise ValidationFailed(_("渠道“%(n)s”已存在。", n=name), {"name": _("名称已存在。")})
+    owner = _alias_owner(match_key(name))
+    if owner is not None:
+        raise ValidationFailed(
+            _("“%(n)s”已是渠道“%(c)s”的名称或别名。", n=name, c=owner.name), {"name": _("名称已存在。")}
+        )
     position = (db.session.scalar(select(func.max(Channel.position))) or 0) + 1
     channel = Channel(name=name, position=position, is_active=True)
     db.session.add(channel)

@@ -257,6 +257,7 @@ def mapping(batch_id):
             defaults["kind"] = request.form["default_kind"]
         errors = {}
         try:
+            defaults = imports.set_value_maps(defaults, _posted_map("channel"), _posted_map("unit"))
             if request.form.get("save_profile") and request.form.get("profile_name"):
                 imports.save_profile(
                     request.form["profile_name"],
@@ -293,9 +294,19 @@ def mapping(batch_id):
     return _mapping_page(batch, headers, current, defaults, all_profiles, profile_name, {}, canonical)
 
 
+def _posted_map(prefix) -> dict:
+    """{value in the file: chosen target} from the pairs `<prefix>_value_<i>` / `<prefix>_target_<i>`."""
+    chosen = {}
+    for key, value in request.form.items():
+        if key.startswith(f"{prefix}_value_"):
+            chosen[value] = request.form.get(f"{prefix}_target_{key.removeprefix(f'{prefix}_value_')}", "")
+    return chosen
+
+
 def _mapping_page(batch, headers, mapping, defaults, profiles, profile_name, errors, canonical):
-    """The mapping step with a preview of the first rows (none while the mapping has errors)."""
-    rows = imports.preview(Path(batch.stored_path), mapping, defaults) if mapping and not errors else []
+    """The mapping step with a preview of the first rows (none while the mapping has errors), the
+    number of data rows and the channel and unit values that need mapping."""
+    found = imports.preview(Path(batch.stored_path), mapping, defaults) if mapping and not errors else None
     return render_template(
         "intake/mapping.html",
         batch=batch,
@@ -304,7 +315,10 @@ def _mapping_page(batch, headers, mapping, defaults, profiles, profile_name, err
         defaults=defaults,
         profiles=profiles,
         profile_name=profile_name,
-        rows=rows,
+        rows=found.rows if found else [],
+        found=found,
+        channels=services.active_channels(),
+        units=org_queries.tree_order(org_queries.all_units(active_only=True)),
         errors=errors,
         canonical=canonical,
     )

@@ -103,12 +103,18 @@ def channels():
 
     policy.require(current_user, "channel.manage")
     if request.method == "POST":
+        action = request.form.get("action")
         try:
             if request.form.get("channel_id"):
                 channel = db.session.get(Channel, int(request.form["channel_id"]))
                 if channel is None:
                     raise ValidationFailed(_("渠道不存在。"))
-                intake_services.set_channel_active(channel, request.form.get("active") == "1", actor=current_user)
+                if action == "add_alias":
+                    intake_services.add_channel_alias(channel, request.form.get("alias", ""), actor=current_user)
+                elif action == "remove_alias":
+                    intake_services.remove_channel_alias(channel, request.form.get("alias", ""), actor=current_user)
+                else:
+                    intake_services.set_channel_active(channel, request.form.get("active") == "1", actor=current_user)
             else:
                 intake_services.add_channel(request.form.get("name", ""), actor=current_user)
         except (ValidationFailed, ValueError) as failed:
