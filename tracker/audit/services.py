@@ -4,9 +4,10 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC
+from types import SimpleNamespace
 
 from sqlalchemy import event as sa_event
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from tracker.audit.models import GENESIS_HASH, AuditEvent
@@ -49,12 +50,7 @@ def record(actor, action, object_type, object_id, *, before=None, after=None, no
     PostgreSQL; SQLite has one writer at a time) and the unique `prev_hash` refuses a fork.
     """
     session = db.session
-    head = session.info.get(_HEAD)
-    if head is None:
-        session.flush()  # take the write lock on SQLite before reading the chain's head
-        if session.get_bind().dialect.name == "postgresql":
-            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
-        head = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
+    head = _chain_head(session)
     entry = AuditEvent(
         created_at=clock.now(),
         actor_id=getattr(actor, "id", None),
@@ -65,7 +61,7 @@ def record(actor, action, object_type, object_id, *, before=None, after=None, no
         before=_json_safe(before),
         after=_json_safe(after),
         note=note,
-        prev_hash=head or GENESIS_HASH,
+        prev_hash=head,
     )
     entry.hash = compute_hash(entry)
     session.add(entry)
@@ -73,6 +69,49 @@ def record(actor, action, object_type, object_id, *, before=None, after=None, no
     # transaction links to it without reading it back (events are inserted in the order added).
     session.info[_HEAD] = entry.hash
     return entry
+
+
+def record_many(actor, events) -> int:
+    """Append many events at once (bulk handling of thousands of records): one multi-row INSERT
+    instead of one ORM object each, chained exactly as `record` chains them. EVENTS is an iterable
+    of dicts with action, object_type, object_id and optional before, after, note. Returns the count.
+    """
+    session = db.session
+    session.flush()  # events added by `record` go in first, so that id order stays chain order
+    head = _chain_head(session)
+    now = clock.now()
+    actor_id, actor_name = getattr(actor, "id", None), getattr(actor, "username", None) or "system"
+    rows = []
+    for item in events:
+        row = {
+            "created_at": now,
+            "actor_id": actor_id,
+            "actor_name": actor_name,
+            "action": item["action"],
+            "object_type": item["object_type"],
+            "object_id": str(item["object_id"]),
+            "before": _json_safe(item.get("before")),
+            "after": _json_safe(item.get("after")),
+            "note": item.get("note"),
+            "prev_hash": head,
+        }
+        row["hash"] = head = compute_hash(SimpleNamespace(**row))
+        rows.append(row)
+    if rows:
+        session.execute(insert(AuditEvent.__table__), rows)
+        session.info[_HEAD] = head
+    return len(rows)
+
+
+def _chain_head(session) -> str:
+    """The hash the next event links to. The first call in a transaction takes the chain's lock."""
+    head = session.info.get(_HEAD)
+    if head is None:
+        session.flush()  # take the write lock on SQLite before reading the chain's head
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+        head = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)) or GENESIS_HASH
+    return head
 
 
 _HEAD = "audit_head"

@@ -1,0 +1,282 @@
+"""Bulk handling of intake records: each action, skip reasons, all or nothing per record, scope,
+select-all-by-filter, the confirmation step, audit events per record, clusters."""
+
+import pytest
+from sqlalchemy import func, select
+
+from tracker.audit import services as audit
+from tracker.audit.models import AuditEvent
+from tracker.core.errors import Conflict, Forbidden, ValidationFailed
+from tracker.extensions import db
+from tracker.intake import bulk, queries
+from tracker.intake.models import Handling, IntakeRecord
+from tracker.ledger.models import Problem
+
+SIMILAR = [
+    ("小区夜间施工噪音扰民", "幸福小区旁边的工地每天晚上十一点以后还在施工，噪音很大，严重影响居民休息。"),
+    ("小区夜间施工噪音大", "幸福小区旁边工地每天晚上十一点后仍在施工，噪音很大，影响居民休息，希望处理。"),
+    ("工地夜间施工扰民", "幸福小区附近的工地每天晚上十一点以后还在施工，噪音非常大，居民无法休息。"),
+]
+OTHER = ("医院挂号难", "县人民医院专家号一号难求，黄牛倒卖号源，请求整治。")
+
+
+def _user(name):
+    from tracker.auth.models import User
+
+    return db.session.scalar(select(User).where(User.username == name))
+
+
+def _records(make, count, unit="UA", prefix="B", **extra):
+    return [make.record(f"{prefix}-{n}", unit=unit, title=f"反映事项 {prefix}{n}", **extra) for n in range(count)]
+
+
+def _record(record_id):
+    db.session.expire_all()
+    return db.session.get(IntakeRecord, record_id)
+
+
+def _events(action):
+    return db.session.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)).all()
+
+
+# ---- each action ---------------------------------------------------------------------------------
+
+
+def test_merge_puts_every_record_behind_one_new_problem_with_an_event_each(app_ctx, make):
+    make.org()
+    ids = _records(make, 3)
+    result = bulk.bulk_apply("merge", actor=_user("inspector"), ids=ids, title="窗口服务问题集中反映")
+    db.session.flush()
+    assert result["done"] == 3 and result["skipped"] == []
+    problem = db.session.scalar(select(Problem).where(Problem.number == result["problem"]))
+    assert problem.title == "窗口服务问题集中反映" and problem.status == "new"
+    assert sorted(r.id for r in problem.intake_records) == sorted(ids)
+    assert {_record(i).handling for i in ids} == {Handling.RECTIFY}
+    assert _record(ids[0]).handled_by.username == "inspector" and _record(ids[0]).version == 2
+    rectified = _events("intake.rectify")
+    assert sorted(int(e.object_id) for e in rectified) == sorted(ids)
+    assert all(e.after == {"handling": "rectify", "problem": problem.number} for e in rectified)
+    (created,) = _events("problem.create")
+    assert created.after["intake_ids"] == ids and created.object_id == problem.number
+    assert audit.verify().ok
+
+
+def test_merge_without_a_title_takes_the_earliest_records(app_ctx, make):
+    make.org()
+    late = make.record("M-2", title="后来的", received_at="2026-09-26 10:00")
+    early = make.record("M-1", title="最早的", received_at="2026-09-20 10:00", category="窗口服务")
+    result = bulk.bulk_apply("merge", actor=_user("inspector"), ids=[late, early])
+    problem = db.session.scalar(select(Problem).where(Problem.number == result["problem"]))
+    assert problem.title == "最早的" and problem.category == "窗口服务"
+
+
+def test_to_problem_makes_one_problem_each_numbered_consecutively(app_ctx, make):
+    make.org()
+    ids = _records(make, 4)
+    result = bulk.bulk_apply("to_problem", actor=_user("inspector"), ids=ids)
+    assert result["done"] == 4 and len(result["problems"]) == 4
+    serials = [int(n.rsplit("-", 1)[1]) for n in result["problems"]]
+    assert serials == list(range(serials[0], serials[0] + 4))
+    for record_id, number in zip(ids, result["problems"], strict=True):
+        record = _record(record_id)
+        assert record.handling == Handling.RECTIFY and record.problem.number == number
+        assert record.problem.title == record.title and record.problem.description == record.body
+        assert record.problem.unit.code == "UA" and not record.problem.is_quick_fix
+    assert len(_events("problem.create")) == 4 and len(_events("intake.rectify")) == 4
+    # The next single problem continues the numbering.
+    db.session.commit()
+    single = make.problem()
+    assert int(single.rsplit("-", 1)[1]) == serials[-1] + 1
+    assert audit.verify().ok
+
+
+def test_quick_fix_flags_each_problem(app_ctx, make):
+    make.org()
+    ids = _records(make, 2)
+    result = bulk.bulk_apply("quick_fix", actor=_user("inspector"), ids=ids)
+    assert result["done"] == 2
+    for record_id in ids:
+        record = _record(record_id)
+        assert record.handling == Handling.QUICK_FIX and record.problem.is_quick_fix
+    assert [int(e.object_id) for e in _events("intake.quick_fix")] == ids
+
+
+def test_explain_records_one_explanation_for_all_and_creates_no_problem(app_ctx, make):
+    make.org()
+    ids = _records(make, 3)
+    with pytest.raises(ValidationFailed) as failed:
+        bulk.bulk_apply("explain", actor=_user("inspector"), ids=ids, explanation="好")
+    assert "explanation" in failed.value.fields
+    result = bulk.bulk_apply(
+        "explain", actor=_user("inspector"), ids=ids, explanation="经核实，该诉求无政策依据，已向反映人解释。"
+    )
+    assert result["done"] == 3
+    assert {_record(i).explanation for i in ids} == {"经核实，该诉求无政策依据，已向反映人解释。"}
+    assert {_record(i).handling for i in ids} == {Handling.EXPLAINED}
+    assert db.session.scalar(select(func.count()).select_from(Problem)) == 0
+    assert len(_events("intake.explain")) == 3
+
+
+def test_duplicate_joins_the_records_to_an_open_problem(app_ctx, make):
+    make.org()
+    number = make.problem()
+    original = db.session.scalar(select(Problem).where(Problem.number == number)).intake_records[0].id
+    ids = _records(make, 2)
+    for bad, field in ((None, "problem"), ("ZG-2099-999999", "problem"), (["x"], "problem")):
+        with pytest.raises(ValidationFailed) as failed:
+            bulk.bulk_apply("duplicate", actor=_user("inspector"), ids=ids, problem=bad)
+        assert field in failed.value.fields
+    result = bulk.bulk_apply("duplicate", actor=_user("inspector"), ids=ids, problem=number.lower())
+    assert result == {"done": 2, "problem": number, "skipped": []}
+    problem = db.session.scalar(select(Problem).where(Problem.number == number))
+    assert len(problem.intake_records) == 3
+    for record_id in ids:
+        record = _record(record_id)
+        assert record.handling == Handling.DUPLICATE and record.duplicate_of_id == original
+    assert len(_events("problem.attach_record")) == 2 and len(_events("intake.duplicate")) == 2
+
+
+def test_duplicate_of_a_closed_problem_is_refused(app_ctx, make):
+    make.org()
+    number = make.problem()
+    problem = db.session.scalar(select(Problem).where(Problem.number == number))
+    problem.status = "closed"
+    db.session.commit()
+    with pytest.raises(ValidationFailed) as failed:
+        bulk.bulk_apply("duplicate", actor=_user("inspector"), ids=_records(make, 1), problem=number)
+    assert "已办结" in failed.value.message and "problem" in failed.value.fields
+
+
+def test_set_unit_moves_new_records_and_skips_those_already_there(app_ctx, make):
+    make.org()
+    in_ua = _records(make, 2, unit="UA")
+    in_ub = _records(make, 1, unit="UB", prefix="C")
+    with pytest.raises(ValidationFailed) as failed:
+        bulk.bulk_apply("set_unit", actor=_user("inspector"), ids=in_ua, unit_code="NOPE")
+    assert "unit_code" in failed.value.fields
+    result = bulk.bulk_apply("set_unit", actor=_user("inspector"), ids=in_ua + in_ub, unit_code="UB")
+    assert result["done"] == 2 and result["skipped"] == [{"id": in_ub[0], "reason": "已属该单位"}]
+    assert {_record(i).unit.code for i in in_ua + in_ub} == {"UB"}
+    assert {_record(i).handling for i in in_ua} == {Handling.NEW}
+    events = _events("intake.set_unit")
+    ua, ub = _user("unita").unit_id, _user("unitb").unit_id
+    assert [(e.before, e.after) for e in events] == [({"unit_id": ua}, {"unit_id": ub})] * 2
+
+
+# ---- skips, all or nothing, scope ----------------------------------------------------------------
+
+
+def test_handled_missing_and_appealed_records_are_skipped_with_the_reason(app_ctx, make):
+    from tracker.intake import services
+
+    make.org()
+    fresh, handled, appealed = _records(make, 3)
+    services.explain(_record(handled), "经核实无政策依据。", actor=_user("inspector"))
+    services.file_appeal(_record(appealed), "该评价系误评，请复核。", actor=_user("unita"))
+    db.session.commit()
+    result = bulk.bulk_apply("to_problem", actor=_user("inspector"), ids=[fresh, handled, appealed, 99999, fresh])
+    assert result["done"] == 1
+    assert result["skipped"] == [
+        {"id": 99999, "reason": "不存在或无权处理"},
+        {"id": handled, "reason": "已处理（已解释说明）"},
+        {"id": appealed, "reason": "申诉待复核，须先复核申诉"},
+    ]
+    # The skipped records are untouched: no problem, no version bump, no event.
+    assert _record(handled).problem_id is None and _record(handled).version == 2
+    assert _record(appealed).handling == Handling.APPEAL_PENDING
+    assert [int(e.object_id) for e in _events("intake.rectify")] == [fresh]
+
+
+def test_a_record_handled_meanwhile_fails_the_whole_claim_and_changes_nothing(app_ctx, make):
+    from tracker.intake import services
+
+    make.org()
+    ids = _records(make, 3)
+    services.explain(_record(ids[1]), "经核实无政策依据。", actor=_user("inspector"))
+    db.session.commit()
+    with pytest.raises(Conflict):
+        bulk._claim(ids, {"handling": Handling.RECTIFY})
+    db.session.rollback()
+    assert [_record(i).handling for i in ids] == [Handling.NEW, Handling.EXPLAINED, Handling.NEW]
+
+
+@pytest.mark.parametrize("username", ["leader", "unita", "admin"])
+def test_only_inspectors_handle_in_bulk(app_ctx, make, username):
+    make.org()
+    ids = _records(make, 2)
+    with pytest.raises(Forbidden):
+        bulk.bulk_apply("explain", actor=_user(username), ids=ids, explanation="经核实无政策依据。")
+    with pytest.raises(Forbidden):
+        bulk.plan("to_problem", actor=_user(username), ids=ids)
+    assert {_record(i).handling for i in ids} == {Handling.NEW}
+
+
+def test_bad_action_and_ids_are_refused_naming_the_field(app_ctx, make):
+    make.org()
+    with pytest.raises(ValidationFailed) as failed:
+        bulk.bulk_apply("delete", actor=_user("inspector"), ids=[1])
+    assert "action" in failed.value.fields
+    for ids in ([], "1,2", [1, "2"], [True], [2**64]):
+        with pytest.raises(ValidationFailed) as failed:
+            bulk.bulk_apply("to_problem", actor=_user("inspector"), ids=ids)
+        assert "ids" in failed.value.fields
+
+
+# ---- selecting by filter -------------------------------------------------------------------------
+
+
+def test_select_all_by_filter_takes_every_matching_record_beyond_one_page(app_ctx, make):
+    make.org()
+    app_ctx.config["PAGE_SIZE"] = 5
+    try:
+        wanted = _records(make, 12, unit="UA")
+        others = _records(make, 3, unit="UB", prefix="C")
+        flt = queries.InboxFilter.from_args({"unit": str(_user("unita").unit_id)})
+        chosen = bulk.plan("explain", actor=_user("inspector"), flt=flt)
+        assert chosen.selected == 12 and sorted(chosen.eligible) == sorted(wanted)
+        result = bulk.bulk_apply("explain", actor=_user("inspector"), flt=flt, explanation="统一答复：已纳入计划。")
+        assert result["done"] == 12
+        assert {_record(i).handling for i in others} == {Handling.NEW}
+    finally:
+        app_ctx.config["PAGE_SIZE"] = 50
+
+
+def test_filter_selection_stops_at_what_was_confirmed(app_ctx, make):
+    make.org()
+    seen = _records(make, 3)
+    flt = queries.InboxFilter.from_args({})
+    upto = bulk.plan("to_problem", actor=_user("inspector"), flt=flt).last_id
+    later = make.record("LATE-1")
+    result = bulk.bulk_apply("to_problem", actor=_user("inspector"), flt=flt, upto_id=upto)
+    assert result["done"] == 3 and _record(later).handling == Handling.NEW
+    assert {_record(i).handling for i in seen} == {Handling.RECTIFY}
+
+
+def test_filter_from_json_names_bad_keys(app_ctx, make):
+    make.org()
+    with pytest.raises(ValidationFailed) as failed:
+        bulk.filter_from_json({"kind": "表扬", "colour": "red", "unit_code": "NOPE", "q": ["x"]})
+    assert set(failed.value.fields) == {"filter.kind", "filter.colour", "filter.unit_code", "filter.q"}
+    flt = bulk.filter_from_json({"unit_code": "UA", "handling": "all"})
+    assert flt.unit_id == _user("unita").unit_id and flt.handling == "all"
+
+
+# ---- the audit chain -----------------------------------------------------------------------------
+
+
+def test_bulk_events_chain_with_single_events_and_audit_verify_passes(app, make):
+    from tracker.intake import services
+
+    make.org()
+    ids = _records(make, 5)
+    with app.app_context():
+        inspector = _user("inspector")
+        services.explain(_record(ids[0]), "经核实无政策依据。", actor=inspector)  # a single event first
+        bulk.bulk_apply("to_problem", actor=inspector, ids=ids[1:3])
+        services.rectify(_record(ids[3]), actor=inspector)  # and one after, in the same transaction
+        db.session.commit()
+        bulk.bulk_apply("merge", actor=inspector, ids=ids)
+        db.session.commit()
+        assert audit.verify().ok
+    result = app.test_cli_runner().invoke(args=["audit", "verify"])
+    assert result.exit_code == 0, result.output
