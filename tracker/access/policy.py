@@ -38,6 +38,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             "calendar.manage",
             "audit.view",
             "complainant.view",
+            "complainant.mask",
             "intake.view",
             "intake.import",
             "channel.manage",
@@ -54,6 +55,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             "user.view",
             "audit.view",
             "complainant.view",
+            "complainant.mask",
             "intake.view",
             "intake.create",
             "intake.import",
@@ -76,6 +78,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             "intake.view",
             "problem.view",
             "problem.instruct",
+            "complainant.mask",
             "report.view",
         }
     ),

@@ -56,7 +56,11 @@ INTAKE_OUT = {
         "unit_code": {"type": ["string", "null"]},
         "handling": {"type": "string"},
         "problem": {"type": ["string", "null"]},
-        "complainant": {"type": "object", "description": "full for inspectors and admins, masked for others"},
+        "complainant": {
+            "type": "object",
+            "description": "full for inspectors and admins, masked for leaders; for unit users name and phone "
+            "are null, hidden is true and message says 反映人信息已保密 (anonymous is null too)",
+        },
     },
 }
 

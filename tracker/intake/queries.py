@@ -181,3 +181,133 @@ def recent_batches(limit=20):
     return db.session.scalars(
         select(ImportBatch).where(ImportBatch.status != "staged").order_by(ImportBatch.id.desc()).limit(limit)
     ).all()
+
+
+# ---- export of the inbox -------------------------------------------------------------------------
+
+EXPORT_TITLE = "反映件清单"
+EXPORT_COLUMNS = [  # (header, width, wrapped)
+    ("序号", 6, False),
+    ("查询码", 12, False),
+    ("来源编号", 16, False),
+    ("渠道", 11, False),
+    ("类型", 6, False),
+    ("受理时间", 16, False),
+    ("标题", 26, True),
+    ("内容", 46, True),
+    ("评价", 9, False),
+    ("办理事项", 14, True),
+    ("涉及单位", 16, True),
+    ("分类", 10, False),
+    ("处理方式", 9, False),
+    ("关联问题", 15, False),
+    ("反映人", 14, False),
+    ("联系电话", 14, False),
+]
+EXPORT_HEADERS = [c[0] for c in EXPORT_COLUMNS]
+EXPORT_WIDTHS = [c[1] for c in EXPORT_COLUMNS]
+EXPORT_WRAPPED = [i for i, c in enumerate(EXPORT_COLUMNS) if c[2]]
+
+
+def export_filter_text(flt: InboxFilter) -> str:
+    """The inbox filter in words, for the title rows of an export."""
+    from tracker.intake.models import HANDLING_LABELS
+    from tracker.org.models import Unit
+
+    parts = [_("处理状态：%(h)s", h=_("全部") if flt.handling == "all" else HANDLING_LABELS.get(flt.handling))]
+    if flt.channel:
+        parts.append(_("渠道：%(c)s", c=flt.channel))
+    if flt.kind:
+        parts.append(_("类型：%(k)s", k=flt.kind))
+    if flt.unit_id:
+        unit = db.session.get(Unit, flt.unit_id)
+        parts.append(_("单位：%(u)s（含下级单位）", u=unit.name if unit else "—"))
+    if flt.date_from or flt.date_to:
+        low = flt.date_from.isoformat() if flt.date_from else "…"
+        high = flt.date_to.isoformat() if flt.date_to else "…"
+        parts.append(_("受理日期：%(a)s 至 %(b)s", a=low, b=high))
+    if flt.q:
+        parts.append(_("关键词：%(q)s", q=flt.q))
+    return "；".join(parts)
+
+
+def export_title_rows(user, flt: InboxFilter) -> list[str]:
+    from tracker.ledger.queries import export_scope_text, export_time_text
+
+    return [
+        EXPORT_TITLE,
+        _("范围：%(s)s", s=export_scope_text(user, flt)),
+        _("筛选条件：%(f)s", f=export_filter_text(flt)),
+        export_time_text(),
+    ]
+
+
+def export_rows(user, flt: InboxFilter, batch=2000):
+    """The inbox rows of FLT for export, in the inbox's order, streamed (no ORM objects kept).
+    The complainant as USER may see it in a file: masks for leaders, inspectors and admins (a
+    reveal is never exported), nothing for unit users (DESIGN.md §5). Everything that needs USER is
+    worked out before the iterator is returned, so that a streamed response can run it later."""
+    from tracker.intake.models import HANDLING_LABELS, RATING_LABELS
+    from tracker.ledger.models import Problem
+    from tracker.org.models import Unit
+
+    masks = policy.can(user, "complainant.mask")
+    stmt = (
+        visible_records(user, flt)
+        .with_only_columns(
+            IntakeRecord.tracking_code,
+            IntakeRecord.external_id,
+            IntakeRecord.channel,
+            IntakeRecord.kind,
+            IntakeRecord.received_at,
+            IntakeRecord.title,
+            IntakeRecord.body,
+            IntakeRecord.rating,
+            IntakeRecord.service_item,
+            Unit.name,
+            IntakeRecord.category,
+            IntakeRecord.handling,
+            Problem.number,
+            IntakeRecord.is_anonymous,
+            IntakeRecord.complainant_name_mask,
+            IntakeRecord.complainant_phone_mask,
+            maintain_column_froms=False,
+        )
+        .select_from(IntakeRecord)
+        .outerjoin(Unit, Unit.id == IntakeRecord.unit_id)
+        .outerjoin(Problem, Problem.id == IntakeRecord.problem_id)
+        .execution_options(yield_per=batch)
+    )
+    hidden = _("反映人信息已保密")
+    anonymous_text = _("匿名")
+
+    def rows():
+        for number, row in enumerate(db.session.execute(stmt), start=1):
+            (code, external_id, channel, kind, received_at, title, body, rating, item, unit, category, handling,
+             problem, anonymous, name_mask, phone_mask) = row  # fmt: skip
+            if not masks:
+                who, phone = hidden, ""
+            elif anonymous and not (name_mask or phone_mask):
+                who, phone = anonymous_text, ""
+            else:
+                who, phone = name_mask or "", phone_mask or ""
+            yield (
+                number,
+                code,
+                external_id,
+                channel,
+                kind,
+                clock.to_local(received_at).strftime("%Y-%m-%d %H:%M") if received_at else "",
+                title,
+                body,
+                RATING_LABELS.get(rating, ""),
+                item or "",
+                unit or "",
+                category or "",
+                HANDLING_LABELS.get(handling, handling),
+                problem or "",
+                who,
+                phone,
+            )
+
+    return rows()

@@ -628,13 +628,19 @@ def reveal_complainant(record, *, actor) -> dict:
 
 
 def complainant_display(record, user) -> dict:
-    """What USER may see of the complainant without a reveal: masks for everybody; inspectors and
-    admins additionally learn that a reveal is possible."""
+    """What USER may see of the complainant without a reveal (DESIGN.md §5). Unit users see nothing,
+    not even a mask or whether the record is anonymous: `hidden`, and `name` says 反映人信息已保密.
+    Leaders see masks; inspectors and admins see masks and learn that a reveal is possible."""
+    if not policy.can(user, "complainant.mask", record):
+        hidden = _("反映人信息已保密")
+        return {"hidden": True, "anonymous": False, "name": hidden, "phone": "", "can_reveal": False, "note": hidden}
     return {
+        "hidden": False,
         "anonymous": record.is_anonymous,
         "name": record.complainant_name_mask or "",
         "phone": record.complainant_phone_mask or "",
         "can_reveal": record.has_complainant and policy.can(user, "complainant.view", record),
+        "note": "",
     }
 
 
@@ -660,8 +666,11 @@ def api_view(record, user) -> dict:
     }
     if policy.can(user, "complainant.view", record):
         view["complainant"] = record.complainant()
-    else:
+    elif policy.can(user, "complainant.mask", record):
         view["complainant"] = {"name": record.complainant_name_mask, "phone": record.complainant_phone_mask}
+    else:  # unit users: nothing of the complainant, not even whether the record is anonymous
+        view["anonymous"] = None
+        view["complainant"] = {"name": None, "phone": None, "hidden": True, "message": _("反映人信息已保密")}
     return view
 
 

@@ -1,15 +1,19 @@
 """Intake pages: the inbox, one record and its handling, manual entry, bulk import with progress."""
 
+import tempfile
 from pathlib import Path
 
 from flask import (
     Blueprint,
     Response,
+    after_this_request,
     current_app,
     flash,
     redirect,
     render_template,
     request,
+    send_file,
+    stream_with_context,
     url_for,
 )
 from flask_babel import gettext as _
@@ -18,9 +22,10 @@ from wtforms import SelectChoice
 
 from tracker.access import policy
 from tracker.audit.models import AuditEvent
+from tracker.core import clock
 from tracker.core.errors import Conflict, NotFound, ValidationFailed
 from tracker.core.pagination import paginate
-from tracker.excel.services import rows_as_text_csv
+from tracker.excel.services import attachment_header, rows_as_text_csv, stream_csv, write_xlsx
 from tracker.extensions import db
 from tracker.intake import imports, queries, services
 from tracker.intake.forms import CreateIntakeForm, HandleIntakeForm
@@ -58,6 +63,48 @@ def inbox():
         kinds=KINDS,
         units=units,
         handlings=HANDLING_LABELS,
+    )
+
+
+@bp.route("/export.<fmt>")
+def export(fmt):
+    """The inbox with its current filter as XLSX (title rows, print set-up) or CSV (data only)."""
+    policy.require(current_user, "intake.view")
+    flt = queries.InboxFilter.from_args(request.args)
+    if fmt not in ("csv", "xlsx"):
+        return redirect(url_for("intake.inbox", **request.args))
+    stamp = clock.local_now().strftime("%Y%m%d-%H%M")
+    rows = queries.export_rows(current_user, flt)  # worked out now: the CSV body streams later
+    if fmt == "csv":
+        return Response(
+            stream_with_context(stream_csv(queries.EXPORT_HEADERS, rows)),
+            mimetype="text/csv",
+            headers={"Content-Disposition": attachment_header(f"{queries.EXPORT_TITLE}-{stamp}.csv")},
+        )
+    handle = tempfile.NamedTemporaryFile(suffix=".xlsx", delete=False)  # noqa: SIM115 - removed after sending
+    handle.close()
+    path = Path(handle.name)
+    write_xlsx(
+        path,
+        queries.EXPORT_HEADERS,
+        rows,
+        sheet_name=queries.EXPORT_TITLE,
+        widths=queries.EXPORT_WIDTHS,
+        title_rows=queries.export_title_rows(current_user, flt),
+        wrapped=queries.EXPORT_WRAPPED,
+        for_print=True,
+    )
+
+    @after_this_request
+    def remove(response):
+        response.call_on_close(lambda: path.unlink(missing_ok=True))
+        return response
+
+    return send_file(
+        path,
+        as_attachment=True,
+        download_name=f"{queries.EXPORT_TITLE}-{stamp}.xlsx",
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )
 
 

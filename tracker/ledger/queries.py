@@ -355,16 +355,20 @@ def export_filter_text(flt: LedgerFilter) -> str:
 TIER_LABELS_FULL = {Tier.RED: "红色", Tier.YELLOW: "黄色", Tier.BLUE: "蓝色"}
 
 
-def export_title_rows(user, flt: LedgerFilter) -> list[str]:
-    """The title rows of a ledger export: title, scope, filter, as-of time (local time)."""
-    stamp = clock.local_now()
+def export_time_text() -> str:
+    """The as-of line of an export, in local time (Beijing time unless TIMEZONE says otherwise)."""
     zone = clock.timezone()
     zone_name = _("北京时间") if getattr(zone, "key", "") in ("Asia/Shanghai", "PRC", "Asia/Chongqing") else str(zone)
+    return _("数据截至：%(t)s（%(z)s）", t=clock.local_now().strftime("%Y-%m-%d %H:%M"), z=zone_name)
+
+
+def export_title_rows(user, flt: LedgerFilter) -> list[str]:
+    """The title rows of a ledger export: title, scope, filter, as-of time (local time)."""
     return [
         EXPORT_TITLE,
         _("范围：%(s)s", s=export_scope_text(user, flt)),
         _("筛选条件：%(f)s", f=export_filter_text(flt)),
-        _("数据截至：%(t)s（%(z)s）", t=stamp.strftime("%Y-%m-%d %H:%M"), z=zone_name),
+        export_time_text(),
     ]
 
 
