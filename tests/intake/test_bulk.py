@@ -4,11 +4,12 @@ select-all-by-filter, the confirmation step, audit events per record, clusters."
 import pytest
 from sqlalchemy import func, select
 
+from tests.conftest import csrf_from, login
 from tracker.audit import services as audit
 from tracker.audit.models import AuditEvent
 from tracker.core.errors import Conflict, Forbidden, ValidationFailed
 from tracker.extensions import db
-from tracker.intake import bulk, queries
+from tracker.intake import bulk, clusters, queries
 from tracker.intake.models import Handling, IntakeRecord
 from tracker.ledger.models import Problem
 
@@ -280,3 +281,199 @@ def test_bulk_events_chain_with_single_events_and_audit_verify_passes(app, make)
         assert audit.verify().ok
     result = app.test_cli_runner().invoke(args=["audit", "verify"])
     assert result.exit_code == 0, result.output
+
+
+# ---- the pages -----------------------------------------------------------------------------------
+
+
+def _post(client, path, data, page="/intake/"):
+    return client.post(path, data={**data, "csrf_token": csrf_from(client, page)})
+
+
+def test_inbox_offers_checkboxes_and_select_all_matching_to_inspectors_only(app, client, make, monkeypatch):
+    make.org()
+    monkeypatch.setitem(app.config, "PAGE_SIZE", 5)
+    _records(make, 7)
+    login(client, "inspector")
+    html = client.get("/intake/").get_data(as_text=True)
+    assert html.count('name="ids"') == 5 and "data-bulk-all" in html
+    assert "选择全部 7 条符合筛选条件的记录" in html and "合并为一个问题" in html and "设置责任单位" in html
+    other = app.test_client()
+    login(other, "unita")
+    html = other.get("/intake/").get_data(as_text=True)
+    assert 'name="ids"' not in html and "bulk-form" not in html
+
+
+def test_the_confirmation_step_shows_counts_and_skips_and_changes_nothing(app, client, make):
+    from tracker.intake import services
+
+    make.org()
+    ids = _records(make, 3)
+    with app.app_context():
+        services.explain(db.session.get(IntakeRecord, ids[2]), "经核实无政策依据。", actor=_user("inspector"))
+        db.session.commit()
+    login(client, "inspector")
+    response = _post(client, "/intake/bulk", {"action": "to_problem", "ids": ids})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "批量处理：确认" in html
+    assert '<div class="stat-value" id="count-selected">3</div>' in html
+    assert '<div class="stat-value" id="count-eligible">2</div>' in html
+    assert '<div class="stat-value" id="count-skipped">1</div>' in html
+    assert "已处理（已解释说明）" in html and "每件反映件各生成台账上的一个问题" in html
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Problem)) == 0
+        assert (
+            db.session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "intake.rectify"))
+            == 0
+        )
+
+
+def test_confirming_a_merge_makes_the_problem_and_opens_it(app, client, make):
+    make.org()
+    ids = _records(make, 3)
+    login(client, "inspector")
+    response = _post(client, "/intake/bulk/apply", {"action": "merge", "ids": ids, "title": "集中反映的窗口问题"})
+    assert response.status_code == 302 and "/ledger/ZG-" in response.headers["Location"]
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "集中反映的窗口问题" in page and "已处理 3 件" in page
+    with app.app_context():
+        assert {db.session.get(IntakeRecord, i).handling for i in ids} == {Handling.RECTIFY}
+
+
+def test_a_missing_explanation_keeps_the_confirmation_page_with_the_field_marked(app, client, make):
+    make.org()
+    ids = _records(make, 2)
+    login(client, "inspector")
+    response = _post(client, "/intake/bulk/apply", {"action": "explain", "ids": ids, "explanation": ""})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and "请填写解释说明" in html and 'name="explanation"' in html
+    with app.app_context():
+        assert {db.session.get(IntakeRecord, i).handling for i in ids} == {Handling.NEW}
+
+
+def test_select_all_matching_the_filter_from_the_pages(app, client, make, monkeypatch):
+    make.org()
+    monkeypatch.setitem(app.config, "PAGE_SIZE", 5)
+    wanted = _records(make, 8, unit="UA")
+    others = _records(make, 2, unit="UB", prefix="C")
+    login(client, "inspector")
+    with app.app_context():
+        unit_id = _user("unita").unit_id
+    selection = {"select": "filter", "filter": f"unit={unit_id}&handling=new", "action": "set_unit"}
+    html = _post(client, "/intake/bulk", selection).get_data(as_text=True)
+    assert '<div class="stat-value" id="count-eligible">8</div>' in html
+    upto = int(html.split('name="upto" value="')[1].split('"')[0])
+    response = _post(client, "/intake/bulk/apply", {**selection, "upto": upto, "unit_code": "UB"})
+    assert response.status_code == 302 and f"unit={unit_id}" in response.headers["Location"]
+    with app.app_context():
+        assert {db.session.get(IntakeRecord, i).unit.code for i in wanted + others} == {"UB"}
+        assert len(_events("intake.set_unit")) == 8
+
+
+@pytest.mark.parametrize("username", ["unita", "leader"])
+def test_unit_users_and_leaders_cannot_post_bulk_actions(app, client, make, username):
+    make.org()
+    ids = _records(make, 2)
+    login(client, username)
+    assert _post(client, "/intake/bulk", {"action": "to_problem", "ids": ids}).status_code == 403
+    assert _post(client, "/intake/bulk/apply", {"action": "to_problem", "ids": ids}).status_code == 403
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Problem)) == 0
+
+
+# ---- clusters ------------------------------------------------------------------------------------
+
+
+def _similar(make, unit="UA", days=(1, 3, 5), prefix="S"):
+    return [
+        make.record(f"{prefix}-{n}", unit=unit, title=title, body=body, received_at=f"2026-09-{day:02d} 10:00")
+        for n, ((title, body), day) in enumerate(zip(SIMILAR, days, strict=True))
+    ]
+
+
+def test_clusters_group_similar_records_of_one_unit_within_the_window_largest_first(app_ctx, make):
+    make.org()
+    three = _similar(make)
+    pair = [
+        make.record("H-1", title=OTHER[0], body=OTHER[1], received_at="2026-09-10 10:00"),
+        make.record("H-2", title=OTHER[0], body=OTHER[1] + "多次反映未解决。", received_at="2026-09-12 10:00"),
+    ]
+    make.record("H-3", unit="UB", title=OTHER[0], body=OTHER[1], received_at="2026-09-11 10:00")  # another unit
+    make.record("H-4", title=OTHER[0], body=OTHER[1], received_at="2026-11-20 10:00")  # too late
+    make.record("X-1", title="道路积水", body="暴雨后幸福路积水严重，车辆无法通行。", received_at="2026-09-02 10:00")
+    found = clusters.find(_user("inspector"))
+    assert [sorted(m.id for m in c.members) for c in found] == [sorted(three), sorted(pair)]
+    assert found[0].unit_name == "甲单位" and found[0].score >= 60
+
+
+def test_clusters_are_exactly_the_groups_of_pairs_at_or_above_the_similarity_threshold(app_ctx, make):
+    make.org()
+    texts = [*SIMILAR, OTHER, (OTHER[0], OTHER[1] + "请尽快处理。"), ("医院挂号难", "挂号难，黄牛多。")]
+    ids = [
+        make.record(f"E-{n}", title=t, body=b, received_at=f"2026-09-{n + 1:02d} 10:00")
+        for n, (t, b) in enumerate(texts)
+    ]
+    records = [db.session.get(IntakeRecord, i) for i in ids]
+    expected = {frozenset([r.id]) for r in records}
+    for a in records:  # brute force with the inbox's similarity
+        for b in records:
+            if a.id < b.id and queries.similarity(a, b) >= queries.SIMILARITY_THRESHOLD:
+                group_a = next(g for g in expected if a.id in g)
+                group_b = next(g for g in expected if b.id in g)
+                expected = (expected - {group_a, group_b}) | {group_a | group_b}
+    found = {frozenset(m.id for m in c.members) for c in clusters.find(_user("inspector"))}
+    assert found == {g for g in expected if len(g) > 1}
+
+
+def test_clusters_page_merges_a_cluster_through_the_confirmation_step(app, client, make):
+    make.org()
+    three = _similar(make)
+    login(client, "inspector")
+    html = client.get("/intake/clusters").get_data(as_text=True)
+    assert "1 组类案，涉及 3 件反映件" in html and "合并为一个问题" in html
+    html = _post(client, "/intake/bulk", {"action": "merge", "ids": three}, "/intake/clusters").get_data(as_text=True)
+    assert '<div class="stat-value" id="count-eligible">3</div>' in html
+    response = _post(client, "/intake/bulk/apply", {"action": "merge", "ids": three}, "/intake/clusters")
+    number = response.headers["Location"].rsplit("/", 1)[1]
+    html = client.get("/intake/clusters").get_data(as_text=True)  # no unhandled records left
+    assert "没有发现相似的反映件" in html
+    with app.app_context():
+        problem = db.session.scalar(select(Problem).where(Problem.number == number))
+        assert sorted(r.id for r in problem.intake_records) == sorted(three)
+
+
+def test_a_cluster_with_a_record_on_an_open_problem_offers_to_join_it(app, client, make):
+    make.org()
+    number = make.problem(title=SIMILAR[0][0], body=SIMILAR[0][1])
+    make.record("J-1", title=SIMILAR[1][0], body=SIMILAR[1][1])
+    login(client, "inspector")
+    html = client.get("/intake/clusters").get_data(as_text=True)
+    assert f"并入 {number}（标记为重复）" in html
+
+
+def test_clusters_need_the_handling_permission(app, client, make):
+    make.org()
+    login(client, "unita")
+    assert client.get("/intake/clusters").status_code == 403
+
+
+def test_an_import_shows_its_clusters_when_done(app, client, make, tmp_path):
+    import json
+
+    from tests.intake.helpers import row, write_csv
+
+    make.org()
+    rows = [
+        row(f"IMP-{n}", 标题=title, 内容=body, 受理时间=f"2026-09-0{n + 1} 10:00")
+        for n, (title, body) in enumerate(SIMILAR)
+    ]
+    rows.append(row("IMP-9", 标题=OTHER[0], 内容=OTHER[1]))
+    out = app.test_cli_runner().invoke(args=["intake", "import", str(write_csv(tmp_path / "in.csv", rows)), "--json"])
+    batch_id = json.loads(out.output.strip().splitlines()[-1])["batch"]
+    login(client, "inspector")
+    page = client.get(f"/intake/imports/{batch_id}").get_data(as_text=True)
+    assert f"/intake/clusters?batch={batch_id}" in page and 'hx-trigger="load"' in page
+    fragment = client.get(f"/intake/clusters?batch={batch_id}", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "本次导入发现 1 组类案，涉及 3 件反映件" in fragment and "合并为一个问题" in fragment
+    full = client.get(f"/intake/clusters?batch={batch_id}").get_data(as_text=True)
+    assert "导入：in.csv" in full and "1 组类案，涉及 3 件反映件" in full

@@ -27,7 +27,7 @@ from tracker.core.errors import Conflict, NotFound, ValidationFailed
 from tracker.core.pagination import paginate
 from tracker.excel.services import attachment_header, rows_as_text_csv, stream_csv, write_xlsx
 from tracker.extensions import db
-from tracker.intake import imports, queries, services
+from tracker.intake import bulk, imports, queries, services
 from tracker.intake.forms import CreateIntakeForm, HandleIntakeForm
 from tracker.intake.models import HANDLING_LABELS, KINDS, ImportBatch
 from tracker.org import queries as org_queries
@@ -59,6 +59,7 @@ def inbox():
         page=page,
         flt=flt,
         hints=hints,
+        bulk_actions=bulk.ACTIONS,
         channels=services.active_channels(),
         kinds=KINDS,
         units=units,
@@ -402,4 +403,136 @@ def error_report(batch_id):
         body,
         mimetype="text/csv",
         headers={"Content-Disposition": f"attachment; filename=import-{batch.id}-errors.csv"},
+    )
+
+
+# ---- bulk handling and clusters (类案) -----------------------------------------------------------
+
+
+def _bulk_selection(values):
+    """(ids, filter, upto id) from a bulk form: the ticked ids, or the inbox filter (carried as a
+    query string) when "select all matching" was chosen."""
+    from urllib.parse import parse_qsl
+
+    from werkzeug.datastructures import MultiDict
+
+    if values.get("select") == "filter":
+        args = MultiDict(parse_qsl(values.get("filter", ""), keep_blank_values=True))
+        upto = values.get("upto", "")
+        return None, queries.InboxFilter.from_args(args), int(upto) if upto.isdigit() and len(upto) < 19 else None
+    ids = [int(v) for v in values.getlist("ids") if v.isdigit() and len(v) < 19]
+    return ids, None, None
+
+
+def _bulk_page(action, values, errors=None, status=200):
+    """The confirmation step: counts, what will happen, the records that will be skipped and why."""
+    ids, flt, upto = _bulk_selection(values)
+    unit_code = values.get("unit_code") or ""
+    unit = org_queries.unit_by_code(unit_code) if unit_code else None
+    plan = bulk.plan(action, actor=current_user, ids=ids, flt=flt, upto_id=upto, unit_id=unit.id if unit else None)
+    return (
+        render_template(
+            "intake/bulk_confirm.html",
+            plan=plan,
+            ids=ids,
+            selection="filter" if flt is not None else "ids",
+            filter_text=values.get("filter", ""),
+            upto=upto or plan.last_id,
+            values=values,
+            errors=errors or {},
+            units=org_queries.tree_order(org_queries.all_units(active_only=True)),
+            actions=bulk.ACTIONS,
+        ),
+        status,
+    )
+
+
+def _check_csrf():
+    from flask_wtf.csrf import validate_csrf
+    from wtforms import ValidationError
+
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except ValidationError:
+        return False
+    return True
+
+
+@bp.route("/bulk", methods=["POST"])
+def bulk_confirm():
+    policy.require(current_user, "intake.handle")
+    if not _check_csrf():
+        flash(_("表单已过期，请刷新后重试。"), "danger")
+        return redirect(url_for("intake.inbox"))
+    action = request.form.get("action", "")
+    ids, flt, _upto = _bulk_selection(request.form)
+    if flt is None and not ids:
+        flash(_("请先勾选要处理的反映件。"), "warning")
+        return redirect(url_for("intake.inbox", **dict(_filter_args(request.form))))
+    try:
+        return _bulk_page(bulk.check_action(action), request.form)
+    except ValidationFailed as failed:
+        flash(failed.message, "danger")
+        return redirect(url_for("intake.inbox"))
+
+
+def _filter_args(values):
+    from urllib.parse import parse_qsl
+
+    return parse_qsl(values.get("filter", ""))
+
+
+@bp.route("/bulk/apply", methods=["POST"])
+def bulk_apply():
+    policy.require(current_user, "intake.handle")
+    if not _check_csrf():
+        flash(_("表单已过期，请刷新后重试。"), "danger")
+        return redirect(url_for("intake.inbox"))
+    form = request.form
+    action = bulk.check_action(form.get("action", ""))
+    ids, flt, upto = _bulk_selection(form)
+    details = {name: form.get(name) for name in ("title", "explanation", "problem", "unit_code") if form.get(name)}
+    try:
+        result = bulk.bulk_apply(action, actor=current_user, ids=ids, flt=flt, upto_id=upto, **details)
+    except ValidationFailed as failed:
+        db.session.rollback()
+        flash(failed.message, "danger")
+        return _bulk_page(action, form, errors=failed.fields, status=422)
+    except Conflict as conflict:
+        db.session.rollback()
+        flash(conflict.message, "warning")
+        return _bulk_page(action, form, status=409)
+    db.session.commit()
+    skipped = len(result["skipped"])
+    message = _("%(a)s：已处理 %(d)d 件", a=bulk.ACTIONS[action], d=result["done"])
+    if skipped:
+        message += _("，跳过 %(s)d 件", s=skipped)
+    flash(message + "。", "success" if result["done"] else "warning")
+    if result.get("problem"):
+        return redirect(url_for("ledger.show", number=result["problem"]))
+    return redirect(url_for("intake.inbox", **dict(_filter_args(form))))
+
+
+@bp.route("/clusters")
+def clusters():
+    from tracker.intake import clusters as found
+
+    policy.require(current_user, "intake.handle")
+    batch_id = request.args.get("batch", "")
+    batch = _get_batch(int(batch_id)) if batch_id.isdigit() and len(batch_id) < 19 else None
+    flt = queries.InboxFilter.from_args(request.args)
+    groups = found.find(current_user, flt, batch_id=batch.id if batch else None)
+    if request.headers.get("HX-Request"):
+        return render_template("intake/_clusters_summary.html", groups=groups[:5], total=groups, batch=batch)
+    per_page = 20
+    number = max(1, min(request.args.get("page", 1, type=int) or 1, -(-len(groups) // per_page) or 1))
+    return render_template(
+        "intake/clusters.html",
+        groups=groups[(number - 1) * per_page : number * per_page],
+        total=groups,
+        number=number,
+        pages=-(-len(groups) // per_page) or 1,
+        batch=batch,
+        flt=flt,
+        summary=found.summary(groups),
     )
