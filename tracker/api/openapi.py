@@ -107,6 +107,93 @@ SPEC = {
                 },
             }
         },
+        "/intake/bulk": {
+            "post": {
+                "summary": "One handling action over many intake records, chosen by ids or by the inbox filter; "
+                "each record all or nothing, the others skipped with the reason",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["action"],
+                                "description": "give ids or filter, not both",
+                                "properties": {
+                                    "action": {
+                                        "type": "string",
+                                        "enum": [
+                                            "to_problem",
+                                            "merge",
+                                            "quick_fix",
+                                            "explain",
+                                            "duplicate",
+                                            "set_unit",
+                                        ],
+                                        "description": "to_problem: one problem each; merge: one problem for all "
+                                        "(一事多诉); quick_fix: one quick-fix problem each; explain: no problem, "
+                                        "one explanation for all; duplicate: join an open problem; set_unit: "
+                                        "change the unit of unhandled records",
+                                    },
+                                    "ids": {"type": "array", "items": {"type": "integer", "minimum": 1}},
+                                    "filter": {
+                                        "type": "object",
+                                        "description": "the inbox filter; handling defaults to new",
+                                        "properties": {
+                                            "handling": {"type": "string"},
+                                            "channel": {"type": "string"},
+                                            "kind": {"type": "string"},
+                                            "unit": {"type": "integer", "description": "unit id (and its sub-units)"},
+                                            "unit_code": {"type": "string"},
+                                            "date_from": {"type": "string", "format": "date"},
+                                            "date_to": {"type": "string", "format": "date"},
+                                            "q": {"type": "string"},
+                                        },
+                                        "additionalProperties": False,
+                                    },
+                                    "title": {"type": "string", "maxLength": 200, "description": "merge (optional)"},
+                                    "explanation": {"type": "string", "minLength": 5, "description": "explain"},
+                                    "problem": {"type": "string", "description": "duplicate: the problem number"},
+                                    "unit_code": {"type": "string", "description": "set_unit"},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "what was done",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "done": {"type": "integer"},
+                                        "problem": {
+                                            "type": ["string", "null"],
+                                            "description": "merge: the new problem; duplicate: the one joined",
+                                        },
+                                        "problems": {
+                                            "type": "array",
+                                            "items": {"type": "string"},
+                                            "description": "to_problem and quick_fix: the new problems",
+                                        },
+                                        "skipped": {
+                                            "type": "array",
+                                            "items": {
+                                                "type": "object",
+                                                "properties": {"id": {"type": "integer"}, "reason": {"type": "string"}},
+                                            },
+                                        },
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    **_errors(400, 401, 403, 409, 422),
+                },
+            }
+        },
         "/intake/{id}": {
             "get": {
                 "summary": "One intake record as the caller may see it",

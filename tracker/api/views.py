@@ -86,6 +86,29 @@ def get_intake(record_id):
     return jsonify(intake.api_view(record, user))
 
 
+@bp.route("/intake/bulk", methods=["POST"])
+def bulk_intake():
+    """One action over many records: {action, ids? | filter?, ...details} → {done, problem?, skipped}."""
+    from tracker.intake import bulk
+
+    user = g.api_user
+    policy.require(user, "intake.handle")
+    data = json_body()
+    action = data.get("action")
+    if not isinstance(action, str) or not action:
+        raise ValidationFailed("请给出批量操作（action）。", {"action": "必填。"})
+    ids, selection = data.get("ids"), data.get("filter")
+    if (ids is None) == (selection is None):
+        raise ValidationFailed(
+            "请给出 ids 或 filter（只能给出其中一个）。", {"ids": "ids 与 filter 须给出且只给出一个。"}
+        )
+    flt = bulk.filter_from_json(selection) if selection is not None else None
+    details = {name: data[name] for name in ("title", "explanation", "problem", "unit_code") if name in data}
+    result = bulk.bulk_apply(action, actor=user, ids=ids, flt=flt, **details)
+    db.session.commit()
+    return jsonify(result)
+
+
 # ---- problems ------------------------------------------------------------------------------------
 
 
