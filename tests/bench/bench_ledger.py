@@ -727,8 +727,15 @@ def child_export(fmt: str, url: str, out: str) -> dict:
         started = time.perf_counter()
         rows = counted(queries.export_rows(inspector, queries.LedgerFilter()))
         if fmt == "xlsx":
-            written = write_xlsx(
-                Path(out), queries.EXPORT_HEADERS, rows, sheet_name="问题台账", widths=queries.EXPORT_WIDTHS
+            written = write_xlsx(  # as the page calls it: title rows, wrapping, print set-up
+                Path(out),
+                queries.EXPORT_HEADERS,
+                rows,
+                sheet_name=queries.EXPORT_TITLE,
+                widths=queries.EXPORT_WIDTHS,
+                title_rows=queries.export_title_rows(inspector, queries.LedgerFilter()),
+                wrapped=queries.EXPORT_WRAPPED,
+                for_print=True,
             )
             size = Path(out).stat().st_size
         else:

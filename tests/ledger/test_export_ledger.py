@@ -137,6 +137,7 @@ def test_xlsx_export_prints_on_a4_landscape_with_widths_and_wrapping(app, client
     assert sheet.sheet_properties.pageSetUpPr.fitToPage and sheet.page_setup.fitToWidth in (1, None)
     assert int(sheet.page_setup.fitToHeight) == 0
     assert sheet.print_title_rows.replace("$", "") == "5:5"  # the header row on every page
+    assert sheet.print_options.gridLines  # the grid on paper
     assert sheet.column_dimensions["C"].width > 20 and sheet.column_dimensions["A"].width < 10
     rows = list(sheet.iter_rows(min_row=6))
     progress = rows[-1][COLUMNS.index("最新进展")] if rows[-1][1].value == late else rows[0][COLUMNS.index("最新进展")]

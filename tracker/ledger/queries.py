@@ -418,7 +418,7 @@ def export_rows(user, flt: LedgerFilter, batch=2000):
     low = min(earliest or today, today) - timedelta(days=1)
     # Overdue counts run up to today (open) or to the sign-off day (closed), both within the window.
     index = calendar.WorkdayIndex(low, today + timedelta(days=1))
-    return _export_stream(stmt, index, today, batch)
+    return _export_stream(stmt, index, today, clock.timezone(), batch)
 
 
 def _latest_notes(problem_ids) -> dict[int, str]:
@@ -435,7 +435,7 @@ def _latest_notes(problem_ids) -> dict[int, str]:
     return {problem_id: note_text(body) for problem_id, body in rows}
 
 
-def _export_stream(stmt, index, today, batch):
+def _export_stream(stmt, index, today, zone, batch):
     from tracker.ledger.models import STATUS_LABELS, TIER_LABELS
 
     open_values = {s.value for s in OPEN_STATUSES}
@@ -446,7 +446,7 @@ def _export_stream(stmt, index, today, batch):
             (pid, code, title, channel, tier, quick, unit, owner_name, leader_name, assigned_at, measures, status,
              original, deadline, reworks, opinion, closed_at) = row  # fmt: skip
             number += 1
-            closed_on = clock.to_local(closed_at).date() if closed_at else None
+            closed_on = closed_at.astimezone(zone).date() if closed_at else None
             overdue = ""
             if deadline and status in open_values:
                 overdue = index.between(deadline, today) if today > deadline else 0
@@ -461,7 +461,7 @@ def _export_stream(stmt, index, today, batch):
                 unit or "",
                 owner_name or "",
                 leader_name or "",
-                clock.to_local(assigned_at).date().isoformat() if assigned_at else "",
+                assigned_at.astimezone(zone).date().isoformat() if assigned_at else "",
                 measures or "",
                 notes.get(pid, ""),
                 STATUS_LABELS.get(status, status),
