@@ -84,7 +84,7 @@ def test_a_red_problem_from_assignment_to_sign_off(browser, live_app, live_serve
     assert "退回重改" in unit.locator("#timeline").inner_text()
     act(unit, "申请销号", "已补充检测报告。")
     open_problem(inspector, live_server, number)
-    act(inspector, "审核通过")
+    act(inspector, "审核通过", "检测报告齐全，整改到位")
     assert "待核查" in inspector.locator(".problem-head").inner_text()  # red: covert re-inspection first
     act(inspector, "核查通过")
     head = inspector.locator(".problem-head").inner_text()

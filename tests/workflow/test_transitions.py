@@ -23,6 +23,7 @@ DETAILS = {
     "withdraw": {"withdraw_reason": "重复", "reason": "与已有问题重复"},
     "return": {"reason": "非本单位职责"},
     "submit": {"report": "<p>已整改完毕</p>"},
+    "approve": {"opinion": "整改到位，同意销号"},
     "reject": {"reason": "整改不到位"},
     "verify_fail": {"reason": "暗访发现问题仍在"},
     "reopen": {"reason": "回访不满意"},

@@ -178,7 +178,7 @@ def test_reject_counts_rework_and_red_items_go_through_verification(app_ctx, mak
     _do(number, "submit", "unita", report="已更换管道")
     _do(number, "reject", "inspector", reason="未附检测报告")
     _do(number, "submit", "unita", report="已补检测报告")
-    _do(number, "approve", "inspector")
+    _do(number, "approve", "inspector", opinion="整改到位")
     problem = _problem(number)
     assert problem.status == "verifying" and problem.rework_count == 1
     _do(number, "verify_pass", "inspector")
@@ -188,12 +188,12 @@ def test_reject_counts_rework_and_red_items_go_through_verification(app_ctx, mak
 def test_a_failed_verification_makes_the_next_approval_verify_again(app_ctx, working):
     services.waive_evidence(_problem(working), actor=_user("inspector"), reason="测试")
     _do(working, "submit", "unita", report="已整改")
-    _do(working, "approve", "inspector")
+    _do(working, "approve", "inspector", opinion="整改到位")
     assert _problem(working).status == "closed"  # yellow: no verification needed
     _do(working, "reopen", "inspector", reason="回访不满意")
     assert (_problem(working).status, _problem(working).reopen_count) == ("in_progress", 1)
     _do(working, "submit", "unita", report="再次整改")
-    _do(working, "approve", "inspector")
+    _do(working, "approve", "inspector", opinion="整改到位")
     assert _problem(working).status == "verifying"
 
 
@@ -237,7 +237,7 @@ def test_a_stale_form_gets_409_and_keeps_the_typed_text(app, working):
         _do(working, "submit", "unita", report="已整改")
         db.session.commit()
         stale_version = _problem(working).version
-        _do(working, "approve", "inspector")
+        _do(working, "approve", "inspector", opinion="整改到位")
         db.session.commit()
     token = csrf_from(client, f"/ledger/{working}")
     response = client.post(

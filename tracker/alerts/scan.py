@@ -9,9 +9,9 @@ next one will not find again.
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.orm import selectinload
 
 from tracker.core import calendar, clock
@@ -32,7 +32,24 @@ DEFAULTS = {
     "accept_within_days": 1,
     "reply_days": 2,
 }
-KIND_LABELS = {"not_accepted": "未签收", "due_soon": "临期", "behind": "滞后", "overdue": "逾期", "escalation": "督办"}
+KIND_LABELS = {
+    "not_accepted": "未签收",
+    "due_soon": "临期",
+    "behind": "滞后",
+    "overdue": "逾期",
+    "escalation": "逐级督办",
+}
+
+
+def alert_label(kind: str, step: str = "") -> str:
+    """What people call an alert: an escalation by its ladder step (催办, 督办, 挂牌督办), any
+    other alert by its kind. Pages, notices, messages, e-mails and webhooks all use this."""
+    if kind == "escalation":
+        from tracker.oversight.models import LEVEL_LABELS
+
+        level = (step or "").split(":")[0]
+        return LEVEL_LABELS.get(level, KIND_LABELS["escalation"])
+    return KIND_LABELS.get(kind, kind)
 
 
 def settings() -> dict:
@@ -65,17 +82,18 @@ def _tier_key(tier, quick_fix):
     return "quick_fix" if quick_fix else (tier or "yellow")
 
 
-def findings(now: datetime) -> tuple[dict, int]:
-    """{(problem_id, kind, step): days} for everything that needs attention at NOW, and the number
-    of candidate problems looked at."""
+def findings(now: datetime, problem_ids=None) -> tuple[dict, int]:
+    """{(problem_id, kind, step): days} for everything that needs attention at NOW (among
+    PROBLEM_IDS when given), and the number of candidate problems looked at."""
     cfg = settings()
     today = now.astimezone(clock.timezone()).date()
     soon_limit = calendar.add_workdays(today, max(cfg["due_soon_days"].values()) or 0)
     index = calendar.WorkdayIndex(today - timedelta(days=3 * 366), soon_limit + timedelta(days=1))
     found = {}
+    only = (Problem.id.in_(list(problem_ids)),) if problem_ids is not None else ()
     rows = db.session.execute(
         select(Problem.id, Problem.tier, Problem.is_quick_fix, Problem.deadline).where(
-            WORKING_CLAUSE, Problem.deadline <= soon_limit
+            WORKING_CLAUSE, Problem.deadline <= soon_limit, *only
         )
     ).all()
     for problem_id, tier, quick, deadline in rows:
@@ -90,7 +108,7 @@ def findings(now: datetime) -> tuple[dict, int]:
             found[(problem_id, "due_soon", deadline.isoformat())] = index.between(today, deadline)
     cutoff = now - timedelta(days=1)
     unaccepted = db.session.execute(
-        select(Problem.id, Problem.assigned_at).where(UNACCEPTED_CLAUSE, Problem.assigned_at < cutoff)
+        select(Problem.id, Problem.assigned_at).where(UNACCEPTED_CLAUSE, Problem.assigned_at < cutoff, *only)
     ).all()
     for problem_id, assigned_at in unaccepted:
         assigned_on = assigned_at.astimezone(clock.timezone()).date()
@@ -99,7 +117,13 @@ def findings(now: datetime) -> tuple[dict, int]:
     late = db.session.execute(
         select(Milestone.problem_id, Milestone.id, Milestone.due_date)
         .join(Problem, Problem.id == Milestone.problem_id)
-        .where(Problem.status.in_(WORKING), Milestone.done_at.is_(None), Milestone.due_date < today)
+        .where(
+            Problem.status.in_(WORKING),
+            Milestone.done_at.is_(None),
+            Milestone.explanation.is_(None),  # explained at 申请销号: no longer holds the problem up
+            Milestone.due_date < today,
+            *only,
+        )
     ).all()
     for problem_id, milestone_id, due in late:
         found[(problem_id, "behind", f"m{milestone_id}")] = index.between(due, today)
@@ -157,9 +181,62 @@ def scan(now: datetime | None = None, *, notify=True) -> ScanReport:
     return report
 
 
-def open_alerts_for(problem_ids) -> list:
+def not_accepted_condition(today: date):
+    """SQL condition: assigned problems not accepted within the acceptance window by TODAY, as the
+    scan judges them (day of assignment is day 0, working days)."""
+    within = settings()["accept_within_days"]
+    last = today  # the last day of assignment that is late today
+    while calendar.add_workdays(last, within) >= today:
+        last -= timedelta(days=1)
+    since = datetime.combine(last + timedelta(days=1), time(), clock.timezone())
+    return and_(Problem.status == Status.ASSIGNED, Problem.assigned_at < since)
+
+
+def resolve_ended(problem_ids, now: datetime | None = None) -> int:
+    """End, at once, the open alerts of PROBLEM_IDS whose condition no longer holds (a transition,
+    an approved extension or a ticked milestone ended it), in the caller's transaction; returns how
+    many. New findings are left to the scan, which also tells people."""
     from tracker.alerts.models import Alert
 
-    return db.session.scalars(
-        select(Alert).where(Alert.problem_id.in_(problem_ids), Alert.resolved_at.is_(None)).order_by(Alert.id)
+    ids = list(dict.fromkeys(problem_ids))
+    if not ids:
+        return 0
+    open_rows = db.session.execute(
+        select(Alert.id, Alert.problem_id, Alert.kind, Alert.step).where(
+            Alert.problem_id.in_(ids), Alert.resolved_at.is_(None)
+        )
     ).all()
+    if not open_rows:
+        return 0
+    now = now or clock.now()
+    found, _candidates = findings(now, {p for _i, p, _k, _s in open_rows})
+    ended = [alert_id for alert_id, p, k, s in open_rows if (p, k, s) not in found]
+    if ended:
+        db.session.execute(
+            update(Alert)
+            .where(Alert.id.in_(ended))
+            .values(resolved_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    return len(ended)
+
+
+def current(alerts, now: datetime | None = None) -> list:
+    """The ALERTS (open ones) whose condition still holds at NOW: what a page may show as current,
+    even before the next scan has caught up with the clock."""
+    alerts = list(alerts)
+    if not alerts:
+        return []
+    found, _candidates = findings(now or clock.now(), {a.problem_id for a in alerts})
+    return [a for a in alerts if (a.problem_id, a.kind, a.step) in found]
+
+
+def open_alerts_for(problem_ids) -> list:
+    """The current alerts of PROBLEM_IDS (open, and still true now)."""
+    from tracker.alerts.models import Alert
+
+    return current(
+        db.session.scalars(
+            select(Alert).where(Alert.problem_id.in_(problem_ids), Alert.resolved_at.is_(None)).order_by(Alert.id)
+        ).all()
+    )

@@ -18,6 +18,7 @@ from sqlalchemy import func, select, update
 
 from tracker.access.policy import Role
 from tracker.alerts.models import Delivery, DigestLog, Notification, Webhook
+from tracker.alerts.scan import alert_label
 from tracker.audit import services as audit
 from tracker.auth.models import User
 from tracker.core import calendar, clock, crypto
@@ -97,12 +98,9 @@ ALERT_TITLES = {
 
 
 def alert_title(alert) -> str:
-    from tracker.oversight.models import LEVEL_LABELS
-
     problem = alert.problem
-    level = LEVEL_LABELS.get(alert.step.split(":")[0], "") if alert.kind == "escalation" else ""
     return ALERT_TITLES[alert.kind].format(
-        number=problem.number, days=alert.days or 0, title=problem.title[:40], level=level
+        number=problem.number, days=alert.days or 0, title=problem.title[:40], level=alert_label(alert.kind, alert.step)
     )
 
 
@@ -203,7 +201,9 @@ def announce(alerts, notices=()) -> None:
     summaries = {}
     for alert in alerts:
         problem = problems[alert.problem_id]
-        body = summaries.setdefault(problem.id, problem_summary(problem))
+        body = f"预警：{alert_label(alert.kind, alert.step)}\n" + summaries.setdefault(
+            problem.id, problem_summary(problem)
+        )
         send(audience.for_alert(alert), f"alert.{alert.kind}", alert_title(alert), body, problem)
     for notice in notices:
         problem = problems[notice.problem_id]

@@ -25,7 +25,20 @@ def inbox():
     if request.args.get("unread"):
         stmt = stmt.where(Notification.read_at.is_(None))
     page = paginate(stmt.order_by(Notification.id.desc()), request.args.get("page"))
-    return render_template("alerts/inbox.html", page=page, unread=bool(request.args.get("unread")))
+    return render_template(
+        "alerts/inbox.html", page=page, unread=bool(request.args.get("unread")), ended=_ended_alerts(page.items)
+    )
+
+
+def _ended_alerts(notifications) -> set:
+    """Ids of the alert messages among NOTIFICATIONS whose alert has ended since (shown as 已解除)."""
+    from tracker.alerts.scan import open_alerts_for
+
+    told = [n for n in notifications if n.kind.startswith("alert.") and n.problem_id]
+    if not told:
+        return set()
+    current = {(a.problem_id, a.kind) for a in open_alerts_for({n.problem_id for n in told})}
+    return {n.id for n in told if (n.problem_id, n.kind.removeprefix("alert.")) not in current}
 
 
 @bp.route("/inbox/read", methods=["POST"])

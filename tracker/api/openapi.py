@@ -227,7 +227,9 @@ SPEC = {
             "parameters": [NUMBER],
             "post": {
                 "summary": "Take a workflow action: {action, version, …}; assign takes tier, unit_code, owner, leader?, "
-                "measures, deadline?; others take reason, report, withdraw_reason as they need",
+                "measures, deadline?; approve takes opinion (审核意见, required); submit takes report and, "
+                "while milestones are open, milestones: [{id, done?, explanation?}] (each done or explained); "
+                "others take reason, withdraw_reason as they need",
                 "responses": {
                     "200": {"description": "the problem after the action"},
                     **_errors(400, 401, 403, 404, 409, 422),

@@ -135,6 +135,9 @@ def problem_view(problem, user, with_records=False) -> dict:
         "deadline_rule": problem.deadline_rule,
         "overdue": problem.is_overdue(clock.today()),
         "counters": {"rework": problem.rework_count, "reopen": problem.reopen_count},
+        "review_opinion": problem.review_opinion,
+        "closed_at": problem.closed_at.isoformat() if problem.closed_at else None,
+        "closed_by": problem.closed_by.username if problem.closed_by else None,
     }
     if problem.status == "new":
         suggestion = triage.suggest(problem)
@@ -144,7 +147,13 @@ def problem_view(problem, user, with_records=False) -> dict:
     if with_records:
         view["intake_records"] = [intake.api_view(r, user) for r in problem.intake_records]
         view["milestones"] = [
-            {"title": m.title, "due_date": m.due_date.isoformat(), "done": m.done_at is not None}
+            {
+                "id": m.id,
+                "title": m.title,
+                "due_date": m.due_date.isoformat(),
+                "done": m.done_at is not None,
+                "explanation": m.explanation,
+            }
             for m in problem.milestones
         ]
     return view
@@ -240,6 +249,7 @@ def upload_evidence(number):
 def list_alerts():
     from sqlalchemy import select
 
+    from tracker.alerts import scan as alert_scan
     from tracker.alerts.models import Alert
     from tracker.ledger import queries as ledger_queries
     from tracker.ledger.models import Problem
@@ -254,15 +264,19 @@ def list_alerts():
     scope = policy.visible_unit_ids(user)
     if scope is not None:
         stmt = stmt.where(Problem.unit_id.in_(sorted(scope) or [-1]))
-    if request.args.get("open", "1") in ("1", "true"):
+    only_open = request.args.get("open", "1") in ("1", "true")
+    if only_open:
         stmt = stmt.where(Alert.resolved_at.is_(None))
     alerts = db.session.scalars(stmt.order_by(Alert.id).limit(1000)).all()
+    if only_open:
+        alerts = alert_scan.current(alerts)  # nothing stale, even before the next scan
     return jsonify(
         items=[
             {
                 "id": a.id,
                 "problem": a.problem.number,
                 "kind": a.kind,
+                "label": alert_scan.alert_label(a.kind, a.step),
                 "step": a.step,
                 "days": a.days,
                 "created_at": a.created_at.isoformat(),

@@ -104,12 +104,18 @@ class LedgerFilter:
 
 
 def due_soon_condition(today: date):
-    """Open problems whose deadline is today or within their tier's warning window."""
+    """Open problems whose deadline is today or within their tier's warning window (the thresholds
+    the admin set for alerts, so that lists and alerts agree)."""
+    from tracker.alerts.scan import settings as alert_settings
+
+    windows = alert_settings().get("due_soon_days", {})
     parts = []
-    for tier, days in DUE_SOON_DAYS.items():
+    for tier, default in DUE_SOON_DAYS.items():
+        days = windows.get(tier.value, default)
         limit = calendar.add_workdays(today, days) if days else today
         parts.append(and_(Problem.tier == tier, Problem.is_quick_fix.is_(False), Problem.deadline <= limit))
-    limit = calendar.add_workdays(today, QUICK_FIX_DUE_SOON) if QUICK_FIX_DUE_SOON else today
+    days = windows.get("quick_fix", QUICK_FIX_DUE_SOON)
+    limit = calendar.add_workdays(today, days) if days else today
     parts.append(and_(Problem.is_quick_fix.is_(True), Problem.deadline <= limit))
     return and_(Problem.status.in_(OPEN_STATUSES), Problem.deadline >= today, or_(*parts))
 

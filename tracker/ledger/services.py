@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from tracker.access import policy
+from tracker.alerts import scan as alert_scan
 from tracker.alerts import services as alerts
 from tracker.audit import services as audit
 from tracker.auth.services import check_version
@@ -186,6 +187,8 @@ def tick_milestone(problem, milestone_id, done: bool, *, actor):
         raise NotFound(_("节点不存在。"))
     milestone.done_at = clock.now() if done else None
     milestone.done_by_id = actor.id if done else None
+    db.session.flush()
+    alert_scan.resolve_ended([problem.id])  # a late milestone done: no longer behind
     audit.record(
         actor,
         "problem.milestone_done" if done else "problem.milestone_undone",
@@ -349,6 +352,8 @@ def decide_extension(problem, request_id, approve: bool, note, *, actor, expecte
     before = {"deadline": problem.deadline.isoformat() if problem.deadline else None}
     if approve:
         problem.deadline = item.requested_deadline
+        db.session.flush()
+        alert_scan.resolve_ended([problem.id])  # due soon / overdue judged again on the new deadline
     audit.record(
         actor,
         "problem.extension_approved" if approve else "problem.extension_refused",

@@ -22,8 +22,7 @@ from wtforms import SelectChoice
 
 from tracker.access import policy
 from tracker.access.policy import Role
-from tracker.alerts.scan import KIND_LABELS as ALERT_KIND_LABELS
-from tracker.alerts.scan import open_alerts_for
+from tracker.alerts.scan import alert_label, open_alerts_for
 from tracker.audit.models import AuditEvent
 from tracker.auth.models import User
 from tracker.core import calendar, clock
@@ -177,7 +176,7 @@ def render_problem(problem, status=200, kept=None, errors=None):
             select(SupervisionNotice).where(SupervisionNotice.problem_id == problem.id).order_by(SupervisionNotice.id)
         ).all(),
         alerts=open_alerts_for([problem.id]),
-        alert_labels=ALERT_KIND_LABELS,
+        alert_label=alert_label,
     ), status
 
 

@@ -52,9 +52,13 @@ def unit_work(user):
 
 def inspector_work(user):
     """An inspector's queues: submissions to review, verifications, returns to reassign, extensions."""
+    from tracker.alerts.scan import not_accepted_condition
     from tracker.intake.models import Handling, IntakeRecord
+    from tracker.ledger.queries import due_soon_condition
 
+    today = clock.today()
     returned = (Problem.status == Status.NEW, Problem.last_action == "return")
+    late = not_accepted_condition(today)
     pending = list(
         db.session.scalars(
             select(ExtensionRequest)
@@ -73,14 +77,23 @@ def inspector_work(user):
         "returned": _list(user, *returned, order=[Problem.updated_at]),
         "extensions": pending,
         "unassigned_count": _count(user, Problem.status == Status.NEW),
+        "overdue_count": _count(user, Problem.status.in_(OPEN_STATUSES), Problem.deadline < today),
+        "due_soon": _list(user, due_soon_condition(today)),
+        "due_soon_count": _count(user, due_soon_condition(today)),
+        "not_accepted": _list(user, late, order=[Problem.assigned_at, Problem.id]),
+        "not_accepted_count": _count(user, late),
+        "today": today,
     }
 
 
 def leader_work(user):
-    """Overdue problems of the leader's units, grouped by unit (worst first), and those due soon."""
+    """Overdue problems of the leader's units, grouped by unit (worst first), those due soon and
+    those not accepted in time."""
+    from tracker.alerts.scan import not_accepted_condition
     from tracker.ledger.queries import due_soon_condition
 
     today = clock.today()
+    late = not_accepted_condition(today)
     overdue = list(
         db.session.scalars(
             _scoped(user, select(Problem).where(Problem.status.in_(OPEN_STATUSES), Problem.deadline < today))
@@ -96,5 +109,8 @@ def leader_work(user):
         "overdue_groups": ordered,
         "overdue_count": _count(user, Problem.status.in_(OPEN_STATUSES), Problem.deadline < today),
         "due_soon": _list(user, due_soon_condition(today)),
+        "due_soon_count": _count(user, due_soon_condition(today)),
+        "not_accepted": _list(user, late, order=[Problem.assigned_at, Problem.id]),
+        "not_accepted_count": _count(user, late),
         "today": today,
     }

@@ -14,6 +14,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from tracker.access import policy
 from tracker.access.policy import Role
+from tracker.alerts import scan as alert_scan
 from tracker.audit import services as audit
 from tracker.auth.services import check_version
 from tracker.core import calendar, clock
@@ -47,7 +48,7 @@ TRANSITIONS: dict[tuple[str, str], Transition] = {
     (Status.ASSIGNED, "accept"): Transition(Status.IN_PROGRESS, "problem.accept", (), "签收"),
     (Status.ASSIGNED, "return"): Transition(Status.NEW, "problem.accept", ("reason",), "退回"),
     (Status.IN_PROGRESS, "submit"): Transition(Status.SUBMITTED, "problem.submit", ("report",), "申请销号"),
-    (Status.SUBMITTED, "approve"): Transition(Status.CLOSED, "problem.sign_off", (), "审核通过"),
+    (Status.SUBMITTED, "approve"): Transition(Status.CLOSED, "problem.sign_off", ("opinion",), "审核通过"),
     (Status.SUBMITTED, "reject"): Transition(Status.IN_PROGRESS, "problem.sign_off", ("reason",), "退回重改"),
     (Status.VERIFYING, "verify_pass"): Transition(Status.CLOSED, "problem.verify", (), "核查通过"),
     (Status.VERIFYING, "verify_fail"): Transition(Status.IN_PROGRESS, "problem.verify", ("reason",), "核查未通过"),
@@ -105,6 +106,8 @@ def apply(problem: Problem, action: str, *, actor, expected_version=None, **deta
     except StaleDataError:
         db.session.rollback()
         raise Conflict(_("该问题刚被他人修改，请刷新后重试；您填写的内容保留在下方。")) from None
+    # The transition that ends an alert's condition ends the alert, in the same transaction.
+    alert_scan.resolve_ended([problem.id])
     audit.record(
         actor,
         f"problem.{action}",
@@ -307,20 +310,61 @@ def _submit(problem, actor, details):
             _("申请销号须附佐证材料（照片、文件等）；确无材料的，请纪检监察员同意免附。"),
             {"evidence": _("请先上传佐证材料。")},
         )
+    settled = _settle_milestones(problem, details.get("milestones"), actor)
     problem.notes.append(
         ProgressNote(
             author_id=getattr(actor, "id", None), kind=NoteKind.REPORT, body_html=report, created_at=clock.now()
         )
     )
     pending = [r for r in problem.extension_requests if r.status == "pending"]
-    return {"evidence": len(problem.evidence), "withdrawn_extension_requests": len(pending)}
+    return {"evidence": len(problem.evidence), "withdrawn_extension_requests": len(pending), **settled}
+
+
+def _settle_milestones(problem, given, actor) -> dict:
+    """At 申请销号 every milestone still open is marked done or explained. GIVEN is a list of
+    {id, done?, explanation?}. Raises ValidationFailed naming each milestone left unanswered
+    (field `milestone_<id>`); nothing is changed then."""
+    still_open = [m for m in problem.milestones if m.done_at is None]
+    if not still_open:
+        return {}
+    if given in (None, ""):
+        given = []
+    if not isinstance(given, list) or not all(isinstance(item, dict) for item in given):
+        raise ValidationFailed(_("节点格式有误。"), {"milestones": _("应为 [{id, done, explanation}] 列表。")})
+    answers = {str(item.get("id")): item for item in given}
+    plan, errors = [], {}
+    for milestone in still_open:
+        answer = answers.get(str(milestone.id), {})
+        done = answer.get("done") in (True, 1, "1", "true", "on")
+        explanation = plain_text(answer.get("explanation"), 2000)
+        if not done and not explanation:
+            errors[f"milestone_{milestone.id}"] = _("请标记完成，或说明未完成的原因。")
+        plan.append((milestone, done, explanation))
+    if errors:
+        raise ValidationFailed(
+            _("还有 %(n)d 个整改节点未完成：请逐项标记完成，或说明未完成的原因。", n=len(errors)), errors
+        )
+    done_titles, explained = [], {}
+    for milestone, done, explanation in plan:
+        if done:
+            milestone.done_at, milestone.done_by_id = clock.now(), getattr(actor, "id", None)
+            done_titles.append(milestone.title)
+        else:
+            milestone.explanation = explanation
+            explained[milestone.title] = explanation
+    return {"milestones_done": done_titles, "milestones_explained": explained}
 
 
 def _approve(problem, actor, details):
+    opinion = plain_text(details.get("opinion"), 2000)
+    if not opinion:
+        raise ValidationFailed(_("请填写审核意见。"), {"opinion": _("请填写审核意见（审核通过的理由）。")})
+    problem.review_opinion = opinion
+    details["reason"] = opinion  # the timeline and the audit log show it as the event's note
     verify = problem.tier == Tier.RED or problem.needs_verification
     if not verify:
-        problem.closed_at = clock.now()
-    return {"status": Status.VERIFYING if verify else Status.CLOSED, "verification": verify}
+        problem.closed_at, problem.closed_by_id = clock.now(), getattr(actor, "id", None)
+    return {"status": Status.VERIFYING if verify else Status.CLOSED, "verification": verify, "review_opinion": opinion}
 
 
 def _reject(problem, actor, details):
@@ -329,7 +373,7 @@ def _reject(problem, actor, details):
 
 
 def _verify_pass(problem, actor, details):
-    problem.closed_at = clock.now()
+    problem.closed_at, problem.closed_by_id = clock.now(), getattr(actor, "id", None)
     return {}
 
 
@@ -341,7 +385,7 @@ def _verify_fail(problem, actor, details):
 
 def _reopen(problem, actor, details):
     problem.reopen_count += 1
-    problem.closed_at = None
+    problem.closed_at = problem.closed_by_id = None
     problem.needs_verification = True
     return {"reopen_count": problem.reopen_count}
 

@@ -40,12 +40,31 @@ def _kept(*names):
     return {name: request.form.get(name) for name in names if request.form.get(name)}
 
 
+def _milestone_answers(problem):
+    """The submit form's answer for each open milestone: ticked done, or explained."""
+    return [
+        {
+            "id": m.id,
+            "done": request.form.get(f"milestone_done_{m.id}") == "1",
+            "explanation": request.form.get(f"milestone_explanation_{m.id}", ""),
+        }
+        for m in problem.milestones
+        if m.done_at is None
+    ]
+
+
 @bp.route("/<number>/act", methods=["POST"])
 def act(number):
     problem = queries.get_problem_or_404(number, current_user)
     action = request.form.get("action", "")
-    details = {k: v for k, v in request.form.items() if k not in ("csrf_token", "action", "version")}
-    kept = _kept("reason", "report", "withdraw_reason")
+    details = {
+        k: v
+        for k, v in request.form.items()
+        if k not in ("csrf_token", "action", "version") and not k.startswith("milestone_")
+    }
+    details["milestones"] = _milestone_answers(problem)
+    milestone_fields = [k for k in request.form if k.startswith("milestone_")]
+    kept = _kept("reason", "report", "withdraw_reason", "opinion", *milestone_fields)
     try:
         workflow.apply(problem, action, actor=current_user, expected_version=request.form.get("version"), **details)
     except (Conflict, ValidationFailed) as failure:
