@@ -249,3 +249,19 @@ def test_the_inspectors_overdue_tile_shows_its_count(app, red):
     html = _home(app, "inspector")
     tile = html.split("逾期问题", 1)[1].split("</a>", 1)[0]
     assert '<div class="stat-value">1</div>' in tile and "→" not in tile
+
+
+def test_a_reopened_problem_past_its_deadline_is_overdue_again(app, client, yellow):
+    _do(app, yellow, "accept", "unita")
+    _scan(app, "2026-10-19")
+    with app.app_context():
+        _problem(yellow).evidence_waived = True
+        db.session.commit()
+    _do(app, yellow, "submit", "unita", report="<p>已整改</p>")
+    _do(app, yellow, "approve", "inspector", opinion="整改到位")
+    assert _open(app, yellow) == set()
+    _do(app, yellow, "reopen", "inspector", reason="回访不满意")
+    _scan(app, "2026-10-20")
+    assert ("overdue", "2026-10-16") in _open(app, yellow)
+    login(client, "inspector")
+    assert "逾期" in _alerts_panel(client, yellow)

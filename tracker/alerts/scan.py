@@ -165,6 +165,8 @@ def scan(now: datetime | None = None, *, notify=True) -> ScanReport:
         new_alerts += db.session.scalars(
             select(Alert).where(Alert.id.in_(chunk)).options(selectinload(Alert.problem))
         ).all()
+    if len(new_ids) < len(fresh):
+        _reopen_resolved(fresh, {(a.problem_id, a.kind, a.step) for a in new_alerts})
     for alert in new_alerts:
         report.new[alert.kind] = report.new.get(alert.kind, 0) + 1
     for _p, kind, _s in found:
@@ -179,6 +181,32 @@ def scan(now: datetime | None = None, *, notify=True) -> ScanReport:
 
             alerts.announce(new_alerts, notices)
     return report
+
+
+def _reopen_resolved(fresh, inserted) -> None:
+    """A finding whose (problem, kind, step) was resolved before holds again (a reopened problem
+    whose deadline had passed): the alert is open again rather than lost to the unique key. It was
+    announced the first time, so it is not announced again."""
+    from tracker.alerts.models import Alert
+
+    again = {(row["problem_id"], row["kind"], row["step"]): row["days"] for row in fresh}
+    for key in inserted:
+        again.pop(key, None)
+    problem_ids = sorted({p for p, _k, _s in again})
+    for offset in range(0, len(problem_ids), 1000):
+        rows = db.session.execute(
+            select(Alert.id, Alert.problem_id, Alert.kind, Alert.step).where(
+                Alert.problem_id.in_(problem_ids[offset : offset + 1000]), Alert.resolved_at.is_not(None)
+            )
+        ).all()
+        for alert_id, p, k, s in rows:
+            if (p, k, s) in again:
+                db.session.execute(
+                    update(Alert)
+                    .where(Alert.id == alert_id)
+                    .values(resolved_at=None, days=again[(p, k, s)])
+                    .execution_options(synchronize_session=False)
+                )
 
 
 def not_accepted_condition(today: date):
