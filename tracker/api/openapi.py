@@ -32,6 +32,7 @@ INTAKE_IN = {
         "service_item": {"type": ["string", "null"]},
         "unit_code": {"type": ["string", "null"]},
         "category": {"type": ["string", "null"]},
+        "reply": {"type": ["string", "null"], "description": "答复 / 处理结果 the source system already gave"},
         "complainant": {
             "type": ["object", "null"],
             "properties": {"name": {"type": ["string", "null"]}, "phone": {"type": ["string", "null"]}},
@@ -54,6 +55,7 @@ INTAKE_OUT = {
         "body": {"type": "string"},
         "rating": {"type": ["integer", "null"]},
         "unit_code": {"type": ["string", "null"]},
+        "reply": {"type": ["string", "null"]},
         "handling": {"type": "string"},
         "problem": {"type": ["string", "null"]},
         "complainant": {
