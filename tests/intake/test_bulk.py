@@ -406,23 +406,46 @@ def test_clusters_group_similar_records_of_one_unit_within_the_window_largest_fi
     assert found[0].unit_name == "甲单位" and found[0].score >= 60
 
 
-def test_clusters_are_exactly_the_groups_of_pairs_at_or_above_the_similarity_threshold(app_ctx, make):
+def test_clusters_are_exactly_the_records_similar_to_their_seed(app_ctx, make):
     make.org()
     texts = [*SIMILAR, OTHER, (OTHER[0], OTHER[1] + "请尽快处理。"), ("医院挂号难", "挂号难，黄牛多。")]
     ids = [
         make.record(f"E-{n}", title=t, body=b, received_at=f"2026-09-{n + 1:02d} 10:00")
         for n, (t, b) in enumerate(texts)
     ]
+    records = [db.session.get(IntakeRecord, i) for i in ids]  # in time order
+    seeds = {}  # brute force with the inbox's similarity: join the most similar earlier seed
+    for record in records:
+        scores = [
+            (queries.similarity(record, seed), seed.id)
+            for seed in map(db.session.get, [IntakeRecord] * len(seeds), seeds)
+        ]
+        scores = [pair for pair in scores if pair[0] >= queries.SIMILARITY_THRESHOLD]
+        if scores:
+            seeds[max(scores)[1]].add(record.id)
+        else:
+            seeds[record.id] = {record.id}
+    expected = {frozenset(g) for g in seeds.values() if len(g) > 1}
+    assert len(expected) == 2
+    assert {frozenset(m.id for m in c.members) for c in clusters.find(_user("inspector"))} == expected
+
+
+def test_a_chain_of_look_alikes_does_not_become_one_cluster(app_ctx, make):
+    make.org()
+    chain = [
+        "甲乙丙丁戊己庚辛壬癸子丑寅卯",
+        "丙丁戊己庚辛壬癸子丑寅卯辰巳",
+        "戊己庚辛壬癸子丑寅卯辰巳午未",
+        "庚辛壬癸子丑寅卯辰巳午未申酉",
+    ]
+    ids = [
+        make.record(f"C-{n}", title=title, body=body, received_at=f"2026-09-{n + 1:02d} 10:00")
+        for n, (title, body) in enumerate(zip("东南西北", chain, strict=True))
+    ]
     records = [db.session.get(IntakeRecord, i) for i in ids]
-    expected = {frozenset([r.id]) for r in records}
-    for a in records:  # brute force with the inbox's similarity
-        for b in records:
-            if a.id < b.id and queries.similarity(a, b) >= queries.SIMILARITY_THRESHOLD:
-                group_a = next(g for g in expected if a.id in g)
-                group_b = next(g for g in expected if b.id in g)
-                expected = (expected - {group_a, group_b}) | {group_a | group_b}
-    found = {frozenset(m.id for m in c.members) for c in clusters.find(_user("inspector"))}
-    assert found == {g for g in expected if len(g) > 1}
+    assert all(queries.similarity(a, b) >= 60 for a, b in zip(records, records[1:], strict=False))
+    assert queries.similarity(records[0], records[3]) < 60  # but the ends are not alike
+    assert [sorted(m.id for m in c.members) for c in clusters.find(_user("inspector"))] == [ids[:3]]
 
 
 def test_clusters_page_merges_a_cluster_through_the_confirmation_step(app, client, make):

@@ -2,8 +2,8 @@
 
 Records are compared with the inbox's own similarity (`queries.similarity`: title and the start of
 the body, character level) when they concern the same unit (or, for records without a unit, the
-same category) and were received within the similarity window of each other. Records linked by a
-score at or above the threshold form a cluster. Only pairs that involve at least one of the
+same category) and were received within the similarity window of each other. A cluster is a first
+record (its seed) and the later records whose score with it is at or above the threshold. Only pairs that involve at least one of the
 records asked about are compared, so that an import of thousands against a large history stays
 fast; the rest of the history takes part as "earlier records" that a cluster may contain.
 """
@@ -54,7 +54,7 @@ class Member:
 @dataclass
 class Cluster:
     members: list[Member]
-    score: float  # the weakest link that holds the cluster together
+    score: float  # the lowest score of a member with the seed
     unit_name: str | None = None
     category: str | None = None
     problems: list[str] = field(default_factory=list)  # open problems some members already belong to
@@ -120,39 +120,37 @@ def find(
     groups = {}
     for member in targets + others:
         groups.setdefault(_key(member), ([], []))[0 if member.is_target else 1].append(member)
-    parent = {}
-    weakest = {}
-
-    def root(i):
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
+    neighbours = {}
 
     def link(a, b, score):
-        parent.setdefault(a, a)
-        parent.setdefault(b, b)
-        ra, rb = root(a), root(b)
-        if ra != rb:
-            parent[rb] = ra
-            weakest[ra] = min(weakest.get(ra, 100.0), weakest.get(rb, 100.0), score)
+        neighbours.setdefault(a.id, {})[b.id] = score
+        neighbours.setdefault(b.id, {})[a.id] = score
 
     _fold(targets + others)
     for group_targets, group_others in groups.values():
         _compare(group_targets, group_others, window, threshold, link)
-    components = {}
-    for member in targets + others:
-        if member.id in parent:
-            components.setdefault(root(member.id), []).append(member)
-    clusters = []
-    for top, members in components.items():
-        if len(members) < 2 or not any(m.is_target for m in members):
-            continue
-        members.sort(key=lambda m: (m.received_at, m.id))
-        clusters.append(Cluster(members=members, score=weakest.get(top, 100.0)))
+    clusters = _around_seeds([m for m in targets + others if m.id in neighbours], neighbours)
     clusters.sort(key=lambda c: (-c.size, -c.last_at.timestamp(), c.members[0].id))
     _describe(clusters)
     return clusters
+
+
+def _around_seeds(members: list[Member], neighbours: dict) -> list[Cluster]:
+    """Clusters in which every record is similar to the cluster's first record (its seed), so that
+    a chain of look-alikes (A like B, B like C, …) never grows into one huge cluster. In time order,
+    a record joins the seed it is most similar to, or becomes a seed itself."""
+    members.sort(key=lambda m: (m.received_at, m.id))
+    seeds = {}
+    for member in members:
+        scores = neighbours[member.id]
+        best = max((score, seed) for seed, score in scores.items() if seed in seeds) if seeds.keys() & scores else None
+        if best is None:
+            seeds[member.id] = Cluster(members=[member], score=100.0)
+        else:
+            cluster = seeds[best[1]]
+            cluster.members.append(member)
+            cluster.score = min(cluster.score, best[0])
+    return [c for c in seeds.values() if c.size > 1 and any(m.is_target for m in c.members)]
 
 
 def _surrounding(user, targets: list[Member], window) -> list[Member]:
@@ -211,7 +209,7 @@ def _compare(targets, others, window, threshold, link) -> None:
                 body_score = fuzz.ratio(member.body, other.body)
                 score = round(max(title_score * TITLE_WEIGHT + body_score * BODY_WEIGHT, body_score), 1)
                 if score >= threshold:
-                    link(member.id, other.id, score)
+                    link(member, other, score)
 
 
 def _fold(members: list[Member], keep=200, buckets=55) -> None:
