@@ -231,6 +231,8 @@ def test_unknown_channels_are_listed_with_their_counts_and_mapped_in_one_step_ke
     with app.app_context():
         profile = db.session.scalar(select(ImportProfile).where(ImportProfile.name == "某县民生平台导出"))
         assert profile.defaults["channel_map"] == {"某县民生平台": "网络问政"}
+        saved = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "intake.profile_save"))
+        assert saved.after["defaults"]["channel_map"] == {"某县民生平台": "网络问政"}
     # The next file from the same source: the saved profile maps it with nothing to choose.
     again = write_csv(tmp_path / "again.csv", [row("K20", **{"渠道": "某县民生平台"})])
     code, out = run_import(app, again, "--profile", "某县民生平台导出")

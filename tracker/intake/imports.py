@@ -161,7 +161,13 @@ def save_profile(name: str, mapping: dict, defaults: dict, *, actor) -> ImportPr
         db.session.add(profile)
     profile.mapping, profile.defaults = dict(mapping), dict(defaults)
     db.session.flush()
-    audit.record(actor, "intake.profile_save", "import_profile", profile.id, after={"name": name, "mapping": mapping})
+    audit.record(
+        actor,
+        "intake.profile_save",
+        "import_profile",
+        profile.id,
+        after={"name": name, "mapping": mapping, "defaults": defaults},
+    )
     return profile
 
 
