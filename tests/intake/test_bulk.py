@@ -500,3 +500,37 @@ def test_an_import_shows_its_clusters_when_done(app, client, make, tmp_path):
     assert "本次导入发现 1 组类案，涉及 3 件反映件" in fragment and "合并为一个问题" in fragment
     full = client.get(f"/intake/clusters?batch={batch_id}").get_data(as_text=True)
     assert "导入：in.csv" in full and "1 组类案，涉及 3 件反映件" in full
+
+
+def test_real_message_board_data_gives_small_sensible_clusters_and_one_merges(app):
+    import json
+    from pathlib import Path
+
+    from tracker.intake import imports
+
+    data = Path(__file__).resolve().parents[3] / "shared" / "data" / "complaints_zh.csv"
+    if not data.is_file():
+        pytest.skip("../shared/data is not beside the repository")
+    mapping = {"external_id": "source_id", "received_at": "received_at", "title": "title", "body": "body"}
+    with app.app_context():
+        imports.save_profile("留言板", {**mapping, "category": "category"}, {"channel": "网络问政"}, actor=None)
+        db.session.commit()
+    out = app.test_cli_runner().invoke(args=["intake", "import", str(data), "--profile", "留言板", "--json"])
+    batch_id = json.loads(out.output.strip().splitlines()[-1])["batch"]
+    from tests.conftest import Factory
+
+    Factory(app).user("inspector", "inspector")
+    with app.app_context():
+        found = clusters.find(_user("inspector"), batch_id=batch_id)
+        # 4,173 messages: a few dozen groups of re-posted messages, none of them huge.
+        assert 40 <= len(found) <= 150 and max(c.size for c in found) <= 6
+        for cluster in found[:10]:  # each member really is like its seed
+            seed = db.session.get(IntakeRecord, cluster.members[0].id)
+            for member in cluster.members[1:]:
+                assert queries.similarity(seed, db.session.get(IntakeRecord, member.id)) >= 60
+        first = found[0]
+        result = bulk.bulk_apply("merge", actor=_user("inspector"), ids=first.new_ids)
+        db.session.commit()
+        assert result["done"] == first.size and result["problem"]
+        again = clusters.find(_user("inspector"), batch_id=batch_id)  # the merged group now shows its problem
+        assert any(c.problems == [result["problem"]] and not c.new_ids for c in again)
