@@ -435,3 +435,20 @@ def test_the_message_board_export_maps_with_no_profile_counts_its_rows_and_keeps
             select(func.count()).select_from(IntakeRecord).where(IntakeRecord.reply.is_not(None))
         )
         assert replied > 2000
+
+
+def test_a_unit_name_shared_by_two_units_needs_its_parent_or_its_code(app, make, tmp_path):
+    make.org()
+    make.unit("UA-BGS", "办公室", parent="UA")
+    make.unit("UB-BGS", "办公室", parent="UB")
+    rows = [
+        row("B1", **{"单位编码": "办公室"}),
+        row("B2", **{"单位编码": "甲单位 / 办公室"}),
+        row("B3", **{"单位编码": "乙系统／乙单位／办公室"}),
+        row("B4", **{"单位编码": "UB-BGS"}),
+    ]
+    code, out = run_import(app, write_csv(tmp_path / "same.csv", rows))
+    assert (out["created"], out["rejected"]) == (3, 1)
+    assert "对应多个单位" in out["errors"][0]["reason"]
+    found = records(app)
+    assert (found["B2"][1], found["B3"][1], found["B4"][1]) == ("UA-BGS", "UB-BGS", "UB-BGS")

@@ -270,18 +270,12 @@ class Validator:
     defaults: dict = field(default_factory=dict)
     now: datetime = field(default_factory=clock.now)
     channel_keys: dict[str, str] = field(default_factory=dict)
+    ambiguous_units: set[str] = field(default_factory=set)  # names that several active units share
     _cache: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(cls, defaults=None):
-        units = db.session.execute(select(Unit.id, Unit.code, Unit.name).where(Unit.is_active.is_(True))).all()
-        keys = {}
-        for unit_id, _code, name in units:
-            keys.setdefault(match_key(name), unit_id)
-        for unit_id, code, _name in units:
-            keys[match_key(code)] = unit_id
-        for unit_id, code, _name in units:
-            keys[code] = unit_id  # an exact code wins over another unit's look-alike name
+        keys, ambiguous = _unit_keys()
         ensure_default_channels()
         channel_keys = {}
         rows = db.session.execute(
@@ -297,6 +291,7 @@ class Validator:
             units_by_key=keys,
             defaults=dict(defaults or {}),
             channel_keys=channel_keys,
+            ambiguous_units=ambiguous,
         )
 
     def known_channel(self, value: str) -> str | None:
@@ -369,7 +364,11 @@ class Validator:
         clean["unit_id"] = None
         if unit_key:
             clean["unit_id"] = self.unit_for(unit_key)
-            if clean["unit_id"] is None:
+            if clean["unit_id"] is None and match_key(unit_key) in self.ambiguous_units:
+                errors["unit_code"] = _(
+                    "单位名称“%(u)s”对应多个单位，请填写单位编码或“上级单位/单位”全称。", u=unit_key[:50]
+                )
+            elif clean["unit_id"] is None:
                 errors["unit_code"] = _("单位“%(u)s”不存在或已停用。", u=unit_key[:50])
         clean["complainant_name"] = plain_text(_text(raw.get("complainant_name")), 50) or None
         try:
@@ -385,6 +384,33 @@ class Validator:
             if not clean.get(name) and name not in errors:
                 errors[name] = _("%(f)s 为必填项。", f=_(FIELD_LABELS[name]))
         return clean, errors
+
+
+def _unit_keys() -> tuple[dict[str, int], set[str]]:
+    """({key: unit id}, ambiguous keys) for the active units: each unit's code as written and its
+    `match_key`, and the `match_key` of its name, alone or after its parents' ("甲系统 / 甲单位"). A name that several
+    units share identifies none of them; a code always wins over another unit's look-alike name."""
+    units = db.session.execute(select(Unit.id, Unit.code, Unit.name, Unit.parent_id, Unit.is_active)).all()
+    names = {unit_id: name for unit_id, _code, name, _parent, _active in units}
+    parents = {unit_id: parent for unit_id, _code, _name, parent, _active in units}
+    by_name: dict[str, set[int]] = {}
+    active = [(unit_id, code, name) for unit_id, code, name, _parent, is_active in units if is_active]
+    for unit_id, _code, name in active:
+        path, node = [], unit_id
+        while node is not None and len(path) < 20:  # 20: a guard against a cycle in bad data
+            path.append(names[node])
+            node = parents.get(node)
+        path.reverse()
+        # The name alone, and with its parents: "甲单位/办公室", "甲系统/甲单位/办公室".
+        for key in {match_key(name), *(match_key("/".join(path[-depth:])) for depth in range(2, len(path) + 1))}:
+            by_name.setdefault(key, set()).add(unit_id)
+    keys = {key: next(iter(ids)) for key, ids in by_name.items() if len(ids) == 1}
+    ambiguous = {key for key, ids in by_name.items() if len(ids) > 1}
+    for unit_id, code, _name in active:
+        keys[match_key(code)] = unit_id
+    for unit_id, code, _name in active:
+        keys[code] = unit_id
+    return keys, ambiguous
 
 
 def mapped_value(value_map: dict | None, value: str) -> str | None:
