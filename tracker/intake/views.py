@@ -21,7 +21,7 @@ from flask_login import current_user
 from wtforms import SelectChoice
 
 from tracker.access import policy
-from tracker.audit.models import AuditEvent
+from tracker.audit import queries as audit_queries
 from tracker.core import clock
 from tracker.core.errors import Conflict, NotFound, ValidationFailed
 from tracker.core.pagination import paginate
@@ -156,11 +156,7 @@ def _render_record(record, form=None, revealed=None, status=200):
                 kept[str(form[name].label.text)] = form[name].data
     form = form or HandleIntakeForm(version=record.version)
     similar = queries.probable_duplicates(record) if policy.can(current_user, "intake.handle", record) else []
-    history = db.session.scalars(
-        db.select(AuditEvent)
-        .where(AuditEvent.object_type == "intake_record", AuditEvent.object_id == str(record.id))
-        .order_by(AuditEvent.id)
-    ).all()
+    history = audit_queries.describe(audit_queries.events_of("intake_record", record.id))
     return (
         render_template(
             "intake/show.html",

@@ -23,7 +23,7 @@ from wtforms import SelectChoice
 from tracker.access import policy
 from tracker.access.policy import Role
 from tracker.alerts.scan import alert_label, open_alerts_for
-from tracker.audit.models import AuditEvent
+from tracker.audit import queries as audit_queries
 from tracker.auth.models import User
 from tracker.core import calendar, clock
 from tracker.core.errors import Conflict, ValidationFailed
@@ -139,19 +139,16 @@ def render_problem(problem, status=200, kept=None, errors=None):
     """The problem page: header, records (identity masked per role), measures, milestones, the
     actions the user may take now, and the timeline."""
     from tracker.ledger.models import NOTE_LABELS
-    from tracker.workflow.services import ACTION_LABELS, EVENT_LABELS, WITHDRAW_REASONS
+    from tracker.workflow.services import ACTION_LABELS, WITHDRAW_REASONS
 
     today = clock.today()
-    events = db.session.scalars(
-        select(AuditEvent)
-        .where(AuditEvent.object_type == "problem", AuditEvent.object_id == problem.number)
-        .order_by(AuditEvent.id)
-    ).all()
-    timeline = [
-        ("event", e.created_at, e)
-        for e in events
+    # Notes and evidence show by themselves; the other events in words, people by real name.
+    events = [
+        e
+        for e in audit_queries.events_of("problem", problem.number)
         if not e.action.startswith("problem.note_") and e.action != "problem.evidence"
     ]
+    timeline = [("event", view.created_at, view) for view in audit_queries.describe(events)]
     timeline += [("note", n.created_at, n) for n in problem.notes]
     timeline += [("evidence", f.created_at, f) for f in problem.evidence]
     timeline.sort(key=lambda item: item[1])
@@ -166,7 +163,6 @@ def render_problem(problem, status=200, kept=None, errors=None):
         timeline=timeline,
         actions=workflow.allowed_actions(problem, current_user),
         action_labels=ACTION_LABELS,
-        event_labels=EVENT_LABELS,
         withdraw_reasons=WITHDRAW_REASONS,
         note_labels=NOTE_LABELS,
         pending_extension=next((r for r in problem.extension_requests if r.status == "pending"), None),
