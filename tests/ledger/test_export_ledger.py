@@ -148,6 +148,9 @@ def test_xlsx_export_prints_on_a4_landscape_with_widths_and_wrapping(app, client
 def test_csv_export_has_the_same_columns_and_values(app, client, make):
     late, closed = _filing_ledger(app, make)
     login(client, "inspector")
+    disposition = client.get("/ledger/export.csv").headers["Content-Disposition"]
+    assert "filename=ledger-20261019-0900.csv" in disposition
+    assert "filename*=UTF-8''%E9%97%AE%E9%A2%98%E6%95%B4%E6%94%B9%E5%8F%B0%E8%B4%A6-20261019-0900.csv" in disposition
     header, rows = _csv(client)
     assert header == COLUMNS  # the CSV is data: its first line is the header, no title rows
     by_number = {r["编号"]: r for r in rows}

@@ -233,10 +233,10 @@ def stream_csv(headers: list[str], rows):
     yield buffer.getvalue()
 
 
-def attachment_header(filename: str) -> str:
-    """A Content-Disposition value for FILENAME, which may be Chinese (RFC 6266: an ASCII fallback
-    plus the UTF-8 name)."""
+def attachment_header(filename: str, fallback: str | None = None) -> str:
+    """A Content-Disposition value for FILENAME, which may be Chinese (RFC 6266: FALLBACK, an ASCII
+    name for old clients, plus the UTF-8 name)."""
     from urllib.parse import quote
 
-    fallback = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in filename)
+    fallback = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in fallback or filename)
     return f"attachment; filename={fallback}; filename*=UTF-8''{quote(filename)}"

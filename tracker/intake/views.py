@@ -80,7 +80,9 @@ def export(fmt):
         return Response(
             stream_with_context(stream_csv(queries.EXPORT_HEADERS, rows)),
             mimetype="text/csv",
-            headers={"Content-Disposition": attachment_header(f"{queries.EXPORT_TITLE}-{stamp}.csv")},
+            headers={
+                "Content-Disposition": attachment_header(f"{queries.EXPORT_TITLE}-{stamp}.csv", f"intake-{stamp}.csv")
+            },
         )
     handle = tempfile.NamedTemporaryFile(suffix=".xlsx", delete=False)  # noqa: SIM115 - removed after sending
     handle.close()
