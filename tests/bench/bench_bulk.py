@@ -109,6 +109,44 @@ KEYWORDS = [
     "货车噪音",
     "医保报销排队",
 ]
+WHEN = ["上周三", "前天下午", "本月初", "去年年底", "昨天晚上", "国庆节前", "上个月中旬", "今天一早", "周末", "春节后"]
+WHO = [
+    "我家老人",
+    "我和邻居",
+    "我爱人",
+    "我们几户业主",
+    "孩子他爸",
+    "楼里的住户",
+    "我本人",
+    "单位同事",
+    "村里几位老党员",
+    "隔壁商户",
+]
+DID = [
+    "专门请假去现场",
+    "打了好几次热线",
+    "在网上提交了材料",
+    "找到社区网格员",
+    "去街道办咨询",
+    "拍了照片发到群里",
+    "写了书面材料",
+    "联系了物业经理",
+    "到窗口排队",
+    "托人打听",
+]
+RESULT = [
+    "被告知要等通知",
+    "没有人接待",
+    "对方说不归他们管",
+    "让我们去找社区",
+    "答复说正在研究",
+    "只登记了一下就没下文",
+    "说系统故障办不了",
+    "被推到另一个部门",
+    "工作人员让明天再来",
+    "说要领导签字",
+]
+FEELING = ["前后折腾了", "来回跑了", "已经等了", "一共打了", "先后找了", "拖了"]
 ASKS = [
     "请有关部门尽快核实处理。",
     "希望相关单位给个说法。",
@@ -124,13 +162,16 @@ def _complaint(rng):
     town, place = rng.choice(TOWNS), rng.choice(PLACES)
     where = f"{town}{rng.choice('东西南北新老')}{rng.choice('园苑湾庄里坊')}{place}"
     parts = [rng.choice(OPENINGS).format(town=town, place=place)]
-    chosen = rng.sample(range(len(ISSUES)), rng.randint(1, 2))
-    for index in chosen:
-        parts.append(ISSUES[index].format(place=where, n=rng.randint(2, 9), h=rng.randint(10, 12)) + "。")
-    parts.append(f"具体时间是{rng.randint(1, 12)}月{rng.randint(1, 28)}日，联系电话已留。")
+    chosen = rng.randrange(len(ISSUES))
+    parts.append(ISSUES[chosen].format(place=where, n=rng.randint(2, 9), h=rng.randint(10, 12)) + "。")
+    for _n in range(rng.randint(2, 4)):  # the complainant's own story: what makes texts differ
+        parts.append(
+            f"{rng.choice(WHEN)}{rng.choice(WHO)}{rng.choice(DID)}，{rng.choice(RESULT)}，"
+            f"{rng.choice(FEELING)}{rng.randint(2, 30)}{rng.choice('天次趟回个')}。"
+        )
     parts.append(rng.choice(ASKS))
     body = "".join(parts)
-    title = f"{where}{KEYWORDS[chosen[0]]}" + rng.choice(["问题", "", "无人管", "请求处理", "投诉"])
+    title = f"{where}{KEYWORDS[chosen]}" + rng.choice(["问题", "", "无人管", "请求处理", "投诉"])
     return title, body
 
 

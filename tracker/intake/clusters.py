@@ -216,9 +216,8 @@ def _fold(members: list[Member], keep=200, buckets=55) -> None:
     """Give each member `folded`: its body with the KEEP commonest characters kept apart and every
     other character folded into one of BUCKETS codes, all below 256 (rapidfuzz compares one-byte
     strings several times faster than Chinese text)."""
-    sample = "".join(m.body for m in members[:3000])
-    common = [c for c, _n in Counter(sample).most_common(keep)]
-    table = {ord(c): keep + ord(c) % buckets for c in set("".join(m.body for m in members))}
+    common = [c for c, _n in Counter("".join(m.body for m in members[:3000])).most_common(keep)]
+    table = {ord(c): keep + ord(c) % buckets for c in set().union(*(m.body for m in members))}
     table.update({ord(c): code for code, c in enumerate(common)})
     for member in members:
         member.folded = member.body.translate(table)
