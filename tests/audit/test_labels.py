@@ -20,7 +20,6 @@ from tracker.ledger.models import NoteKind, Problem
 from tracker.workflow import services as workflow
 
 TRACKER = Path(__file__).resolve().parents[2] / "tracker"
-RECORDERS = {"record": 1}  # audit.record(actor, ACTION, …)
 
 
 def _strings(node, resolve_fstring):
@@ -45,43 +44,66 @@ def _fstring_actions(source):
     return expansions[source]
 
 
+def _functions(tree):
+    return [f for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)]
+
+
+def _callee(call):
+    return call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", None)
+
+
+def _action_exprs(func):
+    """The expressions FUNC gives as an action: the second argument of audit.record(…) and the
+    "action" of an event dict (audit.record_many takes a list of them)."""
+    for node in ast.walk(func):
+        if isinstance(node, ast.Call) and _callee(node) == "record" and len(node.args) > 1:
+            if isinstance(node.func, ast.Attribute) and ast.unparse(node.func.value).startswith("audit"):
+                yield node.args[1]
+        elif isinstance(node, ast.Dict):
+            keys = [getattr(k, "value", None) for k in node.keys]
+            if "action" in keys and "object_type" in keys:
+                yield node.values[keys.index("action")]
+
+
+def _resolve(expr, func, passthrough, params):
+    """Action names EXPR stands for inside FUNC: literals, conditionals, f-strings, local variables;
+    a parameter makes FUNC a helper whose callers give the action (recorded in PASSTHROUGH); an
+    attribute or item (`event.action`, `item["action"]`) copies an action named elsewhere."""
+    if isinstance(expr, ast.Attribute | ast.Subscript):
+        return set()
+    if isinstance(expr, ast.Name):
+        if expr.id in params:
+            passthrough[func.name] = params.index(expr.id)
+            return set()
+        values = [
+            a.value
+            for a in ast.walk(func)
+            if isinstance(a, ast.Assign) and any(getattr(t, "id", None) == expr.id for t in a.targets)
+        ]
+        assert values, f"cannot tell which action {expr.id!r} names in {func.name}()"
+        return set().union(*(_strings(v, _fstring_actions) for v in values))
+    return _strings(expr, _fstring_actions)
+
+
 def code_actions() -> set[str]:
     """Every action name the code passes to audit.record / audit.record_many, directly or through a
-    helper that takes the action as a parameter (like intake's _handled)."""
-    trees = {path: ast.parse(path.read_text(encoding="utf-8")) for path in TRACKER.rglob("*.py")}
+    helper that takes the action as a parameter (like intake's _handled and _handled_event)."""
+    functions = [f for path in TRACKER.rglob("*.py") for f in _functions(ast.parse(path.read_text(encoding="utf-8")))]
     actions, passthrough = set(), {}
-
-    def callee(call):
-        return call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", None)
-
-    for tree in trees.values():
-        for func in ast.walk(tree):
-            if not isinstance(func, ast.FunctionDef):
-                continue
-            params = [a.arg for a in func.args.args]
-            for call in ast.walk(func):
-                if not isinstance(call, ast.Call) or callee(call) not in RECORDERS:
-                    continue
-                if not (isinstance(call.func, ast.Attribute) and ast.unparse(call.func.value).startswith("audit")):
-                    continue
-                arg = call.args[RECORDERS[callee(call)]] if len(call.args) > 1 else None
-                if isinstance(arg, ast.Name) and arg.id in params:
-                    passthrough[func.name] = params.index(arg.id)
-                elif arg is not None:
-                    actions |= _strings(arg, _fstring_actions)
-        for node in ast.walk(tree):  # record_many takes dicts with action and object_type
-            if isinstance(node, ast.Dict):
-                keys = {k.value for k in node.keys if isinstance(k, ast.Constant)}
-                if {"action", "object_type"} <= keys:
-                    value = node.values[[getattr(k, "value", None) for k in node.keys].index("action")]
-                    if not isinstance(value, ast.Subscript | ast.Name | ast.Attribute):
-                        actions |= _strings(value, _fstring_actions)
-    for tree in trees.values():
-        for call in ast.walk(tree):
-            if isinstance(call, ast.Call) and callee(call) in passthrough and call.func is not None:
-                index = passthrough[callee(call)]
-                if len(call.args) > index and not isinstance(call.args[index], ast.Name):
-                    actions |= _strings(call.args[index], _fstring_actions)
+    for func in functions:
+        params = [a.arg for a in func.args.args]
+        for expr in _action_exprs(func):
+            actions |= _resolve(expr, func, passthrough, params)
+    done = set()
+    while set(passthrough) - done:  # helpers of helpers, until nothing new turns up
+        for name in sorted(set(passthrough) - done):
+            done.add(name)
+            index = passthrough[name]
+            for func in functions:
+                params = [a.arg for a in func.args.args]
+                for call in ast.walk(func):
+                    if isinstance(call, ast.Call) and _callee(call) == name and len(call.args) > index:
+                        actions |= _resolve(call.args[index], func, passthrough, params)
     return actions
 
 
@@ -89,6 +111,7 @@ def test_every_action_the_code_writes_has_a_label():
     actions = code_actions()
     # the walk itself works: direct calls, conditional names, f-strings and the _handled helper
     assert {"intake.create", "user.activate", "problem.approve", "problem.note_progress", "intake.explain"} <= actions
+    assert {"intake.set_unit", "intake.quick_fix", "channel.aliases"} <= actions  # record_many and its helpers
     missing = sorted(a for a in actions if a not in labels.ACTION_LABELS)
     assert not missing, f"actions without a label in tracker/audit/labels.py: {missing}"
 

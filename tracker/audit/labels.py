@@ -38,8 +38,6 @@ ACTION_LABELS = {
     "intake.appeal_rejected": _l("申诉不成立"),
     "intake.reveal": _l("查看反映人信息"),
     "intake.set_unit": _l("设置责任单位"),
-    "intake.bulk": _l("批量处理反映件"),
-    "intake.merge": _l("类案合并为一个问题"),
     "intake.import": _l("批量导入反映件"),
     "intake.profile_save": _l("保存导入方案"),
     "channel.create": _l("新增渠道"),

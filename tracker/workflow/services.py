@@ -56,18 +56,7 @@ TRANSITIONS: dict[tuple[str, str], Transition] = {
 }
 ACTION_LABELS = {action: t.label for (_state, action), t in TRANSITIONS.items()}
 WITHDRAW_REASONS = ("不属实", "重复", "不予受理")
-# How the timeline names every event of a problem (transitions and the work between them).
-EVENT_LABELS = {
-    **ACTION_LABELS,
-    "create": "登记入台账",
-    "attach_record": "并入反映件",
-    "extension_request": "申请延期",
-    "extension_approved": "同意延期",
-    "extension_refused": "不同意延期",
-    "evidence_waived": "同意免附佐证材料",
-    "milestone_done": "节点完成",
-    "milestone_undone": "撤销节点完成",
-}
+# Timelines and the audit log name every event through tracker.audit.labels.
 
 
 def allowed_actions(problem: Problem, user) -> list[str]:
