@@ -120,9 +120,11 @@ def test_the_export_is_an_excel_file_in_words_with_formulas_neutralised(app, cli
     content = response.data
     response.close()
     rows = CalamineWorkbook.from_filelike(io.BytesIO(content)).get_sheet_by_index(0).to_python()
-    header = [str(c) for c in rows[0]]
+    assert rows[0][0] == "审计日志" and rows[1][0] == "筛选条件：操作：单位（全部）"
+    assert rows[2][0].startswith("导出人：王监察；导出时间：2026-09-28")
+    header = [str(c) for c in rows[3]]
     assert header[:5] == ["序号", "时间", "操作人", "用户名", "操作"]
-    data = rows[1:]
+    data = rows[4:]
     assert len(data) == 6 and {r[4] for r in data} == {"新建单位"}
     assert '\'=HYPERLINK("http://x")' in [r[6] for r in data]
     text_cells = "\n".join(str(c) for r in data for c in r)

@@ -323,7 +323,7 @@ class LogFilter:
             parts.append(_("操作人：%(a)s", a=actor_choices_label(self.actor)))
         if self.action:
             label = (
-                labels.ACTION_GROUPS.get(self.action[:-1], labels.GENERIC_ACTION)
+                _("%(g)s（全部）", g=str(labels.ACTION_GROUPS.get(self.action[:-1], labels.GENERIC_ACTION)))
                 if self.action.endswith(".")
                 else labels.action_label(self.action)
             )
@@ -420,8 +420,18 @@ def action_choices():
     return [(str(labels.ACTION_GROUPS.get(g, labels.GENERIC_ACTION)), f"{g}.", items) for g, items in groups.items()]
 
 
+def export_title_rows(flt: LogFilter, user) -> list[str]:
+    """Above the export's header row: title, filter, who exported it and when (local time)."""
+    return [
+        _("审计日志"),
+        _("筛选条件：%(f)s", f=flt.describe()),
+        _("导出人：%(u)s；导出时间：%(t)s", u=user.name, t=clock.local_now().strftime("%Y-%m-%d %H:%M")),
+    ]
+
+
 EXPORT_HEADERS = ["序号", "时间", "操作人", "用户名", "操作", "对象类型", "对象", "变更内容", "备注", "哈希"]
 EXPORT_WIDTHS = [9, 19, 14, 14, 18, 10, 18, 60, 30, 20]
+EXPORT_WRAPPED = (7, 8)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 

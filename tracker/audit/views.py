@@ -63,6 +63,9 @@ def export():
         queries.export_rows(flt),
         sheet_name=_("审计日志"),
         widths=queries.EXPORT_WIDTHS,
+        title_rows=queries.export_title_rows(flt, current_user),
+        wrapped=queries.EXPORT_WRAPPED,
+        for_print=True,
     )
 
     @after_this_request
