@@ -10,6 +10,8 @@ from tracker.audit import services as audit
 from tracker.auth.models import User
 from tracker.core import clock
 from tracker.extensions import db
+from tracker.intake import services as intake_services
+from tracker.intake.models import IntakeRecord
 from tracker.ledger import services
 from tracker.ledger.models import NoteKind, Problem
 from tracker.workflow import services as workflow
@@ -65,9 +67,17 @@ def test_the_timeline_reads_in_chinese_with_real_names(app, client, make):
 
 def test_the_intake_record_history_reads_in_chinese(app, client, make):
     number = _working(app, make)
+    explained = make.record("EXP-1")
     with app.app_context():
         record_id = db.session.scalar(select(Problem).where(Problem.number == number)).intake_records[0].id
+        record = db.session.get(IntakeRecord, explained)
+        intake_services.explain(
+            record, "该诉求无政策依据，已当面解释。", actor=_user("inspector"), expected_version=record.version
+        )
+        db.session.commit()
     login(client, "inspector")
+    handled = _section(client.get(f"/intake/{explained}").get_data(as_text=True), "处理记录")
+    assert "解释说明" in handled and "处理方式：待处理 → 已解释说明" in handled
     history = _section(client.get(f"/intake/{record_id}").get_data(as_text=True), "处理记录")
     for name in CODE_NAMES:
         assert name not in history

@@ -542,8 +542,9 @@ def _require_new(record: IntakeRecord):
         raise ValidationFailed(_("该反映件已处理（%(h)s），不能重复处理。", h=_(record.handling_label)))
 
 
-def _handled(record, actor, action, **after):
-    before = {"handling": record.handling}
+def _handled(record, actor, action, was=Handling.NEW, **after):
+    # The caller has set the new handling already; WAS is where the record stood before it.
+    before = {"handling": str(was)}
     record.handled_by_id = getattr(actor, "id", None)
     record.handled_at = clock.now()
     record.bump_version()
@@ -642,7 +643,7 @@ def decide_appeal(record, uphold: bool, note, *, actor, expected_version=None) -
     record.appeal_decision = note
     record.handling = Handling.APPEAL_UPHELD if uphold else Handling.NEW
     record.is_excluded = uphold
-    _handled(record, actor, "intake.appeal_upheld" if uphold else "intake.appeal_rejected")
+    _handled(record, actor, "intake.appeal_upheld" if uphold else "intake.appeal_rejected", was=Handling.APPEAL_PENDING)
 
 
 def reveal_complainant(record, *, actor) -> dict:
