@@ -132,6 +132,14 @@ class _Renderer:
     def __init__(self, names: _Names):
         self.names = names
         self._tables = {}
+        self._words = {}  # translated words, looked up once per renderer (an export has many rows)
+        self.empty, self.system = str(labels.EMPTY), str(labels.SYSTEM_ACTOR)
+
+    def word(self, make, *args):
+        key = (make, *args)
+        if key not in self._words:
+            self._words[key] = make(*args)
+        return self._words[key]
 
     def tables(self, object_type):
         if object_type not in self._tables:
@@ -144,18 +152,18 @@ class _Renderer:
 
     def value(self, key, value, object_type) -> str:
         if value is None or value == "" or value == [] or value == {}:
-            return str(labels.EMPTY)
+            return self.empty
         if value == "***" or key in ("password", "password_enc"):
             return str(labels.HIDDEN)
         if isinstance(value, bool):
-            return _("是") if value else _("否")
+            return self.word(_, "是" if value else "否")
         if key in USER_FIELDS:
             return "、".join(self.person(i) for i in _ids(value)) or str(value)
         if key in UNIT_FIELDS:
             names = [self.names.units.get(i, _("单位 #%(n)s", n=i)) for i in _ids(value)]
-            return "、".join(names) or str(labels.EMPTY)
+            return "、".join(names) or self.empty
         if key in INTAKE_FIELDS:
-            return "、".join(self.names.intake.get(i, f"#{i}") for i in _ids(value)) or str(labels.EMPTY)
+            return "、".join(self.names.intake.get(i, f"#{i}") for i in _ids(value)) or self.empty
         if key == "milestones" and isinstance(value, list):
             return "；".join(
                 f"{item[0]}（{item[1]}）" if isinstance(item, list | tuple) and len(item) == 2 else str(item)
@@ -169,7 +177,7 @@ class _Renderer:
         if table is not None and not isinstance(value, list | dict):
             label = table.get(value)
             if label is not None:
-                return _(str(label))
+                return self.word(_, str(label))
         if isinstance(value, list):
             return "、".join(self.value(key, v, object_type) for v in value)
         if isinstance(value, dict):
@@ -200,7 +208,7 @@ class _Renderer:
             old, new = before.get(key, _MISSING), after.get(key, _MISSING)
             if old == new:
                 continue
-            path = (*prefix, labels.field_label(key, object_type))
+            path = (*prefix, self.word(labels.field_label, key, object_type))
             nested = key not in RAW_KEY_DICTS and key != "mapping"
             if nested and isinstance(new, dict) and (isinstance(old, dict) or old in (_MISSING, None)):
                 out += self.lines(old if isinstance(old, dict) else {}, new, object_type, path, created)
@@ -211,7 +219,7 @@ class _Renderer:
                     continue
                 out.append(f"{label}：{self.value(key, new, object_type)}")
             elif new is _MISSING:
-                out.append(f"{label}：{self.value(key, old, object_type)} → {labels.EMPTY}")
+                out.append(f"{label}：{self.value(key, old, object_type)} → {self.empty}")
             else:
                 out.append(f"{label}：{self.value(key, old, object_type)} → {self.value(key, new, object_type)}")
         return out
@@ -234,7 +242,7 @@ class _Renderer:
         return f"#{key}"
 
     def view(self, event) -> EventView:
-        label = labels.action_label(event.action)
+        label = self.word(labels.action_label, event.action)
         after = event.after if isinstance(event.after, dict) else {}
         if event.action == "notice.issue" and after.get("level") in self.tables("problem")["level"]:
             label = _("发出%(l)s通知", l=self.tables("problem")["level"][after["level"]])
@@ -242,7 +250,7 @@ class _Renderer:
             row = self.names.users.get(event.actor_id)
             actor, username = (row[0], row[1]) if row else (event.actor_name, event.actor_name)
         else:
-            actor, username = str(labels.SYSTEM_ACTOR), ""
+            actor, username = self.system, ""
         note = event.note
         if note in labels.NOTE_LABELS:
             note = str(labels.NOTE_LABELS[note])
@@ -251,7 +259,7 @@ class _Renderer:
             label=label,
             actor=actor,
             actor_username=username,
-            object_type=labels.object_label(event.object_type),
+            object_type=self.word(labels.object_label, event.object_type),
             object_text=self.object_text(event),
             lines=self.lines(event.before, event.after, event.object_type),
             note=note,
