@@ -175,6 +175,19 @@ def test_codes_read_through_their_label_tables_and_booleans_as_yes_no(app_ctx):
     assert unknown.label == "其他操作" and "weird_key" not in "".join(unknown.lines)
 
 
+def test_a_submission_reads_without_empty_counts(app_ctx):
+    [view] = queries.describe(
+        [
+            _event(
+                "problem.submit",
+                before={"status": "in_progress"},
+                after={"status": "submitted", "evidence": 2, "withdrawn_extension_requests": 0},
+            )
+        ]
+    )
+    assert view.label == "申请销号" and view.lines == ["状态：整改中 → 待审核", "佐证材料（件）：2"]
+
+
 def test_ids_read_as_names_and_people_by_real_name(app_ctx, make):
     make.org()
     owner = db.session.scalar(select(User).where(User.username == "unita"))

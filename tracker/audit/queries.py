@@ -17,6 +17,8 @@ from tracker.extensions import db
 USER_FIELDS = {"owner_id", "leader_id", "inspector_id", "closed_by_id", "user_id"}
 UNIT_FIELDS = {"unit_id", "parent_id", "leader_of"}
 INTAKE_FIELDS = {"intake_id", "intake_ids", "duplicate_of", "ids"}
+# Counts that say nothing when they are zero (a submission that withdrew no extension request).
+QUIET_ZEROS = {"withdrawn_extension_requests"}
 # Dicts whose keys are the users' own words (a column header, a channel spelling), not field names.
 RAW_KEY_DICTS = {"channel_map", "unit_map"}
 _MISSING = object()
@@ -215,7 +217,7 @@ class _Renderer:
                 continue
             label = "·".join(path)
             if old is _MISSING or old is None:
-                if new in (None, "", [], {}) or (created and new is False):
+                if new in (None, "", [], {}) or (created and new is False) or (key in QUIET_ZEROS and new == 0):
                     continue
                 out.append(f"{label}：{self.value(key, new, object_type)}")
             elif new is _MISSING:
