@@ -41,6 +41,7 @@ class Member:
     is_target: bool = False
     problem_number: str | None = None
     folded: str = ""
+    folded_title: str = ""
 
     @property
     def handling_label(self):
@@ -181,16 +182,16 @@ def _compare(targets, others, window, threshold, link) -> None:
 
     The score is max(0.4·title + 0.6·body, body), so a pair reaches the threshold only when its
     title or its body does. Two passes find exactly those pairs, and only they get the full score:
-    titles at or above the threshold (short strings, fast), and bodies whose score on a folded
-    alphabet reaches it. Folding characters together can only lengthen the longest common
-    subsequence, so the folded score is never below the true one: no pair is missed.
+    titles and bodies whose score on a folded alphabet reaches the threshold. Folding characters
+    together can only lengthen the longest common subsequence, so the folded score is never below
+    the true one: no pair is missed.
     """
     scoring = {"scorer": fuzz.ratio, "score_cutoff": threshold - 0.05}  # `similarity` rounds to 0.1
     targets.sort(key=lambda m: m.received_at)
     others.sort(key=lambda m: m.received_at)
     target_times = [m.received_at for m in targets]
     other_times = [m.received_at for m in others]
-    columns = {id(pool): ([m.title for m in pool], [m.folded for m in pool]) for pool in (targets, others)}
+    columns = {id(pool): ([m.folded_title for m in pool], [m.folded for m in pool]) for pool in (targets, others)}
     for index, member in enumerate(targets):
         when = member.received_at
         pools = (
@@ -201,7 +202,7 @@ def _compare(targets, others, window, threshold, link) -> None:
             if low >= high:
                 continue
             titles, folded = columns[id(pool)]
-            near = {low + k for _c, _s, k in process.extract_iter(member.title, titles[low:high], **scoring)}
+            near = {low + k for _c, _s, k in process.extract_iter(member.folded_title, titles[low:high], **scoring)}
             near |= {low + k for _c, _s, k in process.extract_iter(member.folded, folded[low:high], **scoring)}
             for position in near:
                 other = pool[position]
@@ -221,6 +222,7 @@ def _fold(members: list[Member], keep=200, buckets=55) -> None:
     table.update({ord(c): code for code, c in enumerate(common)})
     for member in members:
         member.folded = member.body.translate(table)
+        member.folded_title = member.title.translate(table)
 
 
 def _describe(clusters: list[Cluster]) -> None:
