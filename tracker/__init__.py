@@ -17,6 +17,7 @@ def create_app(config=None):
         config_class.check()
     app = Flask(__name__, template_folder="../templates", instance_relative_config=False)
     app.config.from_object(config_class)
+    configure_inputs(app)
     app.json.ensure_ascii = False
     register_extensions(app)
     register_blueprints(app)
@@ -25,6 +26,15 @@ def create_app(config=None):
     register_hooks(app)
     configure_clock(app)
     return app
+
+
+def configure_inputs(app):
+    """Ids in URLs bounded to what the database holds; JSON bodies refused past a sane depth."""
+    from tracker.core.inputs import IdConverter, JSONProvider, refuse_json_to_pages
+
+    app.url_map.converters["int"] = IdConverter  # every <int:…> route, before any is registered
+    app.json = JSONProvider(app)
+    app.before_request(refuse_json_to_pages)  # before the CSRF check reads the body
 
 
 def register_extensions(app):
@@ -130,6 +140,10 @@ def register_errorhandlers(app):
     @app.errorhandler(CSRFError)
     def csrf_error(error):
         return render_error(400, _("页面已过期"), _("表单校验失败（缺少或过期的安全令牌），请刷新页面后重试。"))
+
+    @app.errorhandler(400)
+    def bad_request(error):
+        return render_error(400, _("请求有误"), _("请求内容无法识别，请返回上一页重试。"))
 
     @app.errorhandler(403)
     def forbidden(error):

@@ -24,6 +24,7 @@ from tracker.auth.models import User
 from tracker.core import calendar, clock, crypto
 from tracker.core.db import insert_ignoring_conflicts
 from tracker.core.errors import ValidationFailed
+from tracker.core.inputs import parse_id
 from tracker.extensions import db
 
 log = logging.getLogger(__name__)
@@ -508,7 +509,8 @@ def save_thresholds(form, *, actor) -> dict:
 def save_webhook(form, *, actor) -> Webhook:
     """Create, change or disable a webhook. Raises ValidationFailed."""
     errors = {}
-    hook = db.session.get(Webhook, int(form["webhook_id"])) if form.get("webhook_id") else None
+    hook_id = parse_id(form.get("webhook_id"))
+    hook = db.session.get(Webhook, hook_id) if hook_id else None
     if hook is not None and form.get("active") in ("0", "1") and not form.get("url"):
         hook.is_active = form["active"] == "1"
         audit.record(actor, "webhook.activate" if hook.is_active else "webhook.deactivate", "webhook", hook.id)

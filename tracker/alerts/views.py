@@ -1,6 +1,6 @@
 """The inbox, and the admin page for alert thresholds, the escalation ladder, schedules, SMTP and webhooks."""
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -11,6 +11,7 @@ from tracker.alerts.models import Notification, Webhook
 from tracker.alerts.scan import DEFAULTS
 from tracker.core import crypto
 from tracker.core.errors import ValidationFailed
+from tracker.core.inputs import parse_id
 from tracker.core.pagination import paginate
 from tracker.extensions import db
 from tracker.org import queries as org_queries
@@ -47,7 +48,9 @@ def mark_read():
 
     validate_csrf(request.form.get("csrf_token"))
     notification_id = request.form.get("id")
-    services.mark_read(current_user, int(notification_id) if notification_id and notification_id.isdigit() else None)
+    if notification_id and parse_id(notification_id) is None:
+        abort(404)  # not "mark everything read" for an id that cannot exist
+    services.mark_read(current_user, parse_id(notification_id))
     db.session.commit()
     target = request.form.get("next")
     if target and target.startswith("/") and not target.startswith("//"):
@@ -107,7 +110,8 @@ def settings_page():
             elif target == "webhook":
                 services.save_webhook(form, actor=current_user)
             elif target == "webhook_test":
-                hook = db.session.get(Webhook, int(form.get("webhook_id", 0)))
+                hook_id = parse_id(form.get("webhook_id"))
+                hook = db.session.get(Webhook, hook_id) if hook_id else None
                 if hook is None:
                     raise ValidationFailed(_("机器人不存在。"))
                 try:

@@ -5,8 +5,8 @@ from werkzeug.exceptions import BadRequest
 
 from tracker.access import policy
 from tracker.api.openapi import SPEC
-from tracker.auth.services import user_for_token
-from tracker.core import clock
+from tracker.auth.services import user_for_authorization
+from tracker.core import clock, inputs
 from tracker.core.errors import DomainError, ValidationFailed
 from tracker.core.security import PUBLIC_ENDPOINTS
 from tracker.extensions import csrf, db
@@ -25,9 +25,7 @@ def error(status, code, message, fields=None):
 def authenticate():
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
-    header = request.headers.get("Authorization", "")
-    scheme, _sep, token = header.partition(" ")
-    user = user_for_token(token.strip()) if scheme.lower() == "bearer" else None
+    user = user_for_authorization(request.headers.get("Authorization"))
     if user is None:
         return error(401, "unauthorized", "需要有效的 API 令牌（Authorization: Bearer …）。")
     g.api_user = user
@@ -47,10 +45,55 @@ def json_body() -> dict:
     except BadRequest:
         data = None
     if not isinstance(data, dict):
-        failure = ValidationFailed("请求体必须是 JSON 对象（Content-Type: application/json）。")
+        failure = ValidationFailed("请求体必须是 JSON 对象（Content-Type: application/json），且嵌套不超过 32 层。")
         failure.status, failure.code = 400, "bad_json"
         raise failure
     return data
+
+
+# The JSON type of each field the endpoints read; a wrong type is a 422 naming the field.
+INTAKE_TYPES = {
+    "channel": inputs.TEXT,
+    "kind": inputs.TEXT,
+    "external_id": inputs.TEXT_OR_NUMBER,
+    "received_at": inputs.TEXT,
+    "title": inputs.TEXT,
+    "body": inputs.TEXT,
+    "rating": inputs.TEXT_OR_NUMBER,
+    "service_item": inputs.TEXT,
+    "unit_code": inputs.TEXT,
+    "category": inputs.TEXT,
+    "complainant": inputs.OBJECT,
+    "anonymous": inputs.BOOLEAN,
+}
+COMPLAINANT_TYPES = {"name": inputs.TEXT, "phone": inputs.TEXT_OR_NUMBER}
+PROBLEM_TYPES = {"intake_ids": inputs.IDS, "title": inputs.TEXT, "description": inputs.TEXT, "category": inputs.TEXT}
+TRANSITION_TYPES = {
+    "action": inputs.TEXT,
+    "version": inputs.INTEGER,
+    "tier": inputs.TEXT,
+    "unit_code": inputs.TEXT,
+    "unit_id": inputs.ID,
+    "owner": inputs.TEXT,
+    "owner_id": inputs.ID,
+    "leader": inputs.TEXT,
+    "leader_id": inputs.ID,
+    "measures": inputs.TEXT,
+    "deadline": inputs.TEXT,
+    "deadline_note": inputs.TEXT,
+    "tier_override_reason": inputs.TEXT,
+    "urgency": inputs.TEXT_OR_NUMBER,
+    "difficulty": inputs.TEXT_OR_NUMBER,
+    "quick_fix": inputs.BOOLEAN,
+    "milestones": inputs.LIST,
+    "reason": inputs.TEXT,
+    "report": inputs.TEXT,
+    "note": inputs.TEXT,
+    "opinion": inputs.TEXT,
+    "new_deadline": inputs.TEXT,
+    "withdraw_reason": inputs.TEXT,
+    "kind": inputs.TEXT,
+}
 
 
 @bp.route("/openapi.json")
@@ -63,9 +106,9 @@ def create_intake():
     user = g.api_user
     policy.require(user, "intake.create")
     data = json_body()
+    inputs.check_json_types(data, INTAKE_TYPES, message="反映件信息有误。")
     complainant = data.get("complainant") or {}
-    if not isinstance(complainant, dict):
-        raise ValidationFailed("反映件信息有误。", {"complainant": "complainant 应为对象 {name, phone}。"})
+    inputs.check_json_types(complainant, COMPLAINANT_TYPES, prefix="complainant.", message="反映件信息有误。")
     raw = {name: data.get(name) for name in intake.FIELDS if name not in intake.COMPLAINANT_FIELDS}
     raw["complainant_name"] = complainant.get("name")
     raw["complainant_phone"] = complainant.get("phone")
@@ -165,6 +208,7 @@ def create_problem():
 
     user = g.api_user
     data = json_body()
+    inputs.check_json_types(data, PROBLEM_TYPES)
     problem = ledger_services.create_problem(
         data.get("intake_ids"),
         title=data.get("title"),
@@ -213,6 +257,8 @@ def transition(number):
     user = g.api_user
     problem = ledger_queries.get_problem_or_404(number, user)
     data = json_body()
+    # Only the fields named here are checked: an action's other details are its service's business.
+    inputs.check_json_types({k: v for k, v in data.items() if k in TRANSITION_TYPES}, TRANSITION_TYPES)
     action = data.pop("action", None)
     version = data.pop("version", None)
     if not isinstance(action, str) or not action:

@@ -17,6 +17,7 @@ from tracker.audit import services as audit
 from tracker.auth.models import ApiToken, LoginThrottle, User
 from tracker.core import clock
 from tracker.core.errors import Conflict, ValidationFailed
+from tracker.core.inputs import parse_id
 from tracker.extensions import db
 from tracker.org.models import Unit
 
@@ -108,8 +109,15 @@ def _note_failure(name, now):
 
 
 def check_version(obj, expected_version):
-    """Raise Conflict when the object changed since the form that sent EXPECTED_VERSION was loaded."""
-    if expected_version is not None and int(expected_version) != obj.version:
+    """Raise Conflict when the object changed since the form that sent EXPECTED_VERSION was loaded,
+    ValidationFailed when EXPECTED_VERSION is not a whole number."""
+    if expected_version is None:
+        return
+    try:
+        expected_version = int(expected_version)
+    except (TypeError, ValueError):
+        raise ValidationFailed(_("版本号无效，请刷新页面后重试。"), {"version": _("版本号无效。")}) from None
+    if expected_version != obj.version:
         raise Conflict(
             _(
                 "该记录已被他人修改（%(when)s），请核对后重新提交；您填写的内容保留在下方。",
@@ -139,7 +147,7 @@ def _validate_user_fields(data, user=None):
         role = None
     unit = None
     if data.get("unit_id"):
-        unit = db.session.get(Unit, int(data["unit_id"]))
+        unit = db.session.get(Unit, parse_id(data["unit_id"])) if parse_id(data["unit_id"]) else None
         if unit is None:
             errors["unit_id"] = _("所选单位不存在。")
         elif not unit.is_active and (user is None or user.unit_id != unit.id):
@@ -148,7 +156,7 @@ def _validate_user_fields(data, user=None):
         errors["unit_id"] = _("责任单位用户必须属于一个单位。")
     leader_units = []
     for unit_id in data.get("leader_unit_ids") or []:
-        leader_unit = db.session.get(Unit, int(unit_id))
+        leader_unit = db.session.get(Unit, parse_id(unit_id)) if parse_id(unit_id) else None
         if leader_unit is None:
             errors["leader_unit_ids"] = _("所选分管单位不存在。")
         else:
@@ -295,6 +303,12 @@ def create_token(user: User, name: str, *, actor) -> tuple[ApiToken, str]:
     db.session.flush()
     audit.record(actor, "token.create", "api_token", token.id, after={"name": name, "user_id": user.id})
     return token, plain
+
+
+def user_for_authorization(header: str | None) -> User | None:
+    """The user behind an `Authorization: Bearer <token>` header, or None."""
+    scheme, _sep, token = (header or "").partition(" ")
+    return user_for_token(token.strip()) if scheme.lower() == "bearer" else None
 
 
 def user_for_token(plain: str) -> User | None:

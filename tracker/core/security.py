@@ -28,6 +28,8 @@ def guard():
     endpoint = request.endpoint
     if endpoint in PUBLIC_ENDPOINTS or (endpoint is None and not request.path.startswith("/api/")):
         return None  # unknown pages 404 the same for everyone
+    if endpoint is None and _has_valid_bearer_token():
+        return None  # an unknown API path (or an id out of range) is a 404 to a caller with a token
     if request.blueprint == "api":
         return None  # the API authenticates every call by bearer token (tracker/api/views.py)
     if not current_user.is_authenticated:
@@ -37,6 +39,12 @@ def guard():
     if current_user.must_change_password and endpoint not in PASSWORD_CHANGE_ENDPOINTS:
         return redirect(url_for("auth.change_password"))
     return None
+
+
+def _has_valid_bearer_token() -> bool:
+    from tracker.auth.services import user_for_authorization
+
+    return user_for_authorization(request.headers.get("Authorization")) is not None
 
 
 def set_security_headers(response):

@@ -10,6 +10,7 @@ from sqlalchemy import or_, select
 from tracker.access import policy
 from tracker.core import clock
 from tracker.core.errors import NotFound
+from tracker.core.inputs import parse_id
 from tracker.extensions import db
 from tracker.intake.models import KINDS, Handling, ImportBatch, IntakeRecord
 from tracker.org.queries import subtree_ids
@@ -57,9 +58,8 @@ class InboxFilter:
             kind = ""
         unit_id = None
         if args.get("unit"):
-            try:
-                unit_id = int(args["unit"])
-            except ValueError:
+            unit_id = parse_id(args["unit"])
+            if unit_id is None:
                 ignored.append("unit")
         dates = {}
         for name in ("date_from", "date_to"):

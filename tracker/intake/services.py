@@ -19,6 +19,7 @@ from tracker.auth.services import check_version
 from tracker.core import clock, crypto
 from tracker.core.db import insert_ignoring_conflicts
 from tracker.core.errors import Forbidden, ValidationFailed
+from tracker.core.inputs import parse_id
 from tracker.core.sanitize import plain_text
 from tracker.extensions import db
 from tracker.intake.models import (
@@ -598,8 +599,8 @@ def mark_duplicate(record, of_code, *, actor, expected_version=None) -> IntakeRe
     _require_new(record)
     key = (of_code or "").strip().upper()
     original = db.session.scalar(select(IntakeRecord).where(IntakeRecord.tracking_code == key)) if key else None
-    if original is None and key.isdigit():
-        original = db.session.get(IntakeRecord, int(key))
+    if original is None and parse_id(key):
+        original = db.session.get(IntakeRecord, parse_id(key))
     if original is None or original.id == record.id:
         raise ValidationFailed(_("找不到被重复的反映件（请填写其查询码）。"), {"duplicate_of": _("查询码无效。")})
     record.duplicate_of_id = original.id

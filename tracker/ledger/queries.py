@@ -13,6 +13,7 @@ from sqlalchemy import and_, func, or_, select, tuple_
 from tracker.access import policy
 from tracker.core import calendar, clock
 from tracker.core.errors import NotFound
+from tracker.core.inputs import parse_id
 from tracker.extensions import db
 from tracker.ledger.models import OPEN_STATUSES, Problem, Status, Tier
 from tracker.org.queries import subtree_ids
@@ -67,10 +68,10 @@ class LedgerFilter:
         for name, attr in (("unit", "unit_id"), ("leader", "leader_id")):
             value = args.get(name, "") or args.get(attr, "")
             if value:
-                try:
-                    setattr(flt, attr, int(value))
-                except ValueError:
+                if parse_id(value) is None:
                     flt.ignored.append(name)
+                else:
+                    setattr(flt, attr, parse_id(value))
         for name in ("assigned_from", "assigned_to"):
             value = args.get(name, "")
             if value:
@@ -168,7 +169,9 @@ def decode_cursor(cursor: str):
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         value, last_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        return (date.fromisoformat(value) if value else None), int(last_id)
+        if parse_id(last_id) is None:
+            return None
+        return (date.fromisoformat(value) if value else None), parse_id(last_id)
     except (ValueError, TypeError, json.JSONDecodeError):
         return None
 

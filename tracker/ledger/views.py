@@ -27,6 +27,7 @@ from tracker.audit import queries as audit_queries
 from tracker.auth.models import User
 from tracker.core import calendar, clock
 from tracker.core.errors import Conflict, ValidationFailed
+from tracker.core.inputs import parse_id
 from tracker.excel.services import attachment_header, stream_csv, write_xlsx
 from tracker.extensions import db
 from tracker.intake import services as intake_services
@@ -194,10 +195,11 @@ def _assign_form(problem):
 
 def _people_choices(unit_id):
     choices = [SelectChoice("", _("（请选择）"))]
-    if unit_id and str(unit_id).isdigit():
+    unit_id = parse_id(unit_id)
+    if unit_id:
         people = db.session.scalars(
             select(User)
-            .where(User.unit_id == int(unit_id), User.role == Role.UNIT, User.is_active.is_(True))
+            .where(User.unit_id == unit_id, User.role == Role.UNIT, User.is_active.is_(True))
             .order_by(User.name)
         ).all()
         choices += [SelectChoice(str(u.id), u.name) for u in people]

@@ -11,7 +11,7 @@ from wtforms import (
     SelectMultipleField,
     StringField,
 )
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from tracker.access.policy import ROLE_LABELS, Role
@@ -38,7 +38,11 @@ class UserForm(FlaskForm):
         widget=ListWidget(prefix_label=False),
     )
     sees_all_units = BooleanField(_l("可查看全部单位"))
-    email = StringField(_l("电子邮箱"), validators=[Optional(), Email(_l("邮箱格式不正确。")), Length(max=254)])
+    # A plain pattern: wtforms' Email() needs the email_validator package, which we do not install.
+    email = StringField(
+        _l("电子邮箱"),
+        validators=[Optional(), Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message=_l("邮箱格式不正确。")), Length(max=254)],
+    )
     password = PasswordField(_l("初始密码（留空则自动生成）"), validators=[Optional(), Length(max=256)])
     version = HiddenField()
 

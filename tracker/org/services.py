@@ -8,6 +8,7 @@ from sqlalchemy import select
 from tracker.audit import services as audit
 from tracker.auth.services import check_version
 from tracker.core.errors import ValidationFailed
+from tracker.core.inputs import parse_id
 from tracker.extensions import db
 from tracker.org import queries
 from tracker.org.models import Unit
@@ -34,7 +35,7 @@ def _validate(data, unit=None):
     parent = None
     parent_id = data.get("parent_id")
     if parent_id:
-        parent = db.session.get(Unit, int(parent_id))
+        parent = db.session.get(Unit, parse_id(parent_id)) if parse_id(parent_id) else None
         if parent is None:
             errors["parent_id"] = _("上级单位不存在。")
         elif unit is not None and parent.id in queries.subtree_ids({unit.id}):

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from tracker.access import policy
 from tracker.core import calendar, clock
 from tracker.core.errors import ValidationFailed
+from tracker.core.inputs import parse_id
 from tracker.extensions import db
 from tracker.settings import services
 from tracker.settings.models import CalendarOverride
@@ -106,7 +107,8 @@ def channels():
         action = request.form.get("action")
         try:
             if request.form.get("channel_id"):
-                channel = db.session.get(Channel, int(request.form["channel_id"]))
+                channel_id = parse_id(request.form["channel_id"])
+                channel = db.session.get(Channel, channel_id) if channel_id else None
                 if channel is None:
                     raise ValidationFailed(_("渠道不存在。"))
                 if action == "add_alias":

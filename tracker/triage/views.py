@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from tracker.access import policy
 from tracker.core.errors import NotFound, ValidationFailed
+from tracker.core.inputs import parse_id
 from tracker.extensions import db
 from tracker.ledger.models import Category
 from tracker.triage import services
@@ -57,7 +58,7 @@ def index():
             if target == "rule":
                 rule = None
                 if form.get("rule_id"):
-                    rule = db.session.get(TriageRule, int(form["rule_id"]))
+                    rule = db.session.get(TriageRule, parse_id(form["rule_id"])) if parse_id(form["rule_id"]) else None
                     if rule is None:
                         raise NotFound(_("规则不存在。"))
                 if form.get("move"):

@@ -19,6 +19,7 @@ from tracker.audit import services as audit
 from tracker.auth.services import check_version
 from tracker.core import calendar, clock
 from tracker.core.errors import Conflict, ValidationFailed
+from tracker.core.inputs import parse_id
 from tracker.core.sanitize import plain_text
 from tracker.extensions import db
 from tracker.ledger.models import Milestone, Problem, Status, Tier
@@ -148,7 +149,8 @@ def assignment_plan(problem: Problem, details: dict) -> dict:
     unit = None
     unit_key = details.get("unit_id") or details.get("unit_code")
     if unit_key:
-        unit = db.session.get(Unit, int(unit_key)) if str(unit_key).isdigit() and details.get("unit_id") else None
+        unit_id = parse_id(details.get("unit_id"))
+        unit = db.session.get(Unit, unit_id) if unit_id else None
         if unit is None and details.get("unit_code"):
             unit = db.session.scalar(db.select(Unit).where(Unit.code == details["unit_code"]))
     if unit is None:
@@ -158,8 +160,8 @@ def assignment_plan(problem: Problem, details: dict) -> dict:
     owner = None
     owner_key = details.get("owner_id") or details.get("owner")
     if owner_key:
-        if details.get("owner_id") and str(owner_key).isdigit():
-            owner = db.session.get(User, int(owner_key))
+        if details.get("owner_id"):
+            owner = db.session.get(User, parse_id(owner_key)) if parse_id(owner_key) else None
         else:
             owner = db.session.scalar(db.select(User).where(User.username == str(owner_key).strip().lower()))
     if owner is None:
@@ -169,8 +171,8 @@ def assignment_plan(problem: Problem, details: dict) -> dict:
     leader = None
     leader_key = details.get("leader_id") or details.get("leader")
     if leader_key:
-        if details.get("leader_id") and str(leader_key).isdigit():
-            leader = db.session.get(User, int(leader_key))
+        if details.get("leader_id"):
+            leader = db.session.get(User, parse_id(leader_key)) if parse_id(leader_key) else None
         else:
             leader = db.session.scalar(db.select(User).where(User.username == str(leader_key).strip().lower()))
         if leader is None or leader.role != Role.LEADER or not leader.is_active:

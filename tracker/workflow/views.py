@@ -60,7 +60,8 @@ def act(number):
     details = {
         k: v
         for k, v in request.form.items()
-        if k not in ("csrf_token", "action", "version") and not k.startswith("milestone_")
+        if k not in ("csrf_token", "action", "version", "actor", "expected_version", "problem")
+        and not k.startswith("milestone_")
     }
     details["milestones"] = _milestone_answers(problem)
     milestone_fields = [k for k in request.form if k.startswith("milestone_")]
