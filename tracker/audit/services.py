@@ -97,10 +97,27 @@ def record_many(actor, events) -> int:
         }
         row["hash"] = head = compute_hash(SimpleNamespace(**row))
         rows.append(row)
-    if rows:
+    if rows and session.get_bind().dialect.name == "postgresql":
+        _copy(session, rows)
+    elif rows:
         session.execute(insert(AuditEvent.__table__), rows)
+    if rows:
         session.info[_HEAD] = head
     return len(rows)
+
+
+def _copy(session, rows) -> None:
+    """COPY the rows in, in order (ids follow the chain): many times faster than INSERTs."""
+    from psycopg.types.json import Json
+
+    columns = list(rows[0])
+    cursor = session.connection().connection.driver_connection.cursor()
+    try:
+        with cursor.copy(f"COPY audit_events ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([Json(v) if k in ("before", "after") and v is not None else v for k, v in row.items()])
+    finally:
+        cursor.close()
 
 
 def _chain_head(session) -> str:
