@@ -45,7 +45,7 @@ def test_create_returns_201_then_the_same_record_with_200(app, client, make):
     assert first.status_code == 201
     created = first.get_json()
     assert created["tracking_code"] and len(created["query_pin"]) == 6
-    assert created["complainant"] == {"name": "李四", "phone": "13900001111"}  # inspectors may see it
+    assert created["complainant"] == {"name": "李*", "phone": "139****1111", "can_reveal": True}  # masks only
     again = client.post("/api/v1/intake", json={**BODY, "title": "changed"}, headers=auth(token))
     assert again.status_code == 200 and again.get_json()["id"] == created["id"]
     assert "query_pin" not in again.get_json()

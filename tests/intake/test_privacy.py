@@ -127,5 +127,44 @@ def test_inspector_sees_masks_reveals_with_an_audit_event_and_exports_masks_only
         data, everything = _export_text(client, fmt)
         assert [(r["反映人"], r["联系电话"]) for r in data] == [(NAME_MASK, PHONE_MASK)]
         assert NAME not in everything and PHONE not in everything
-    body = client.get(f"/api/v1/intake/{record_id}", headers=auth(token_for(app, "inspector"))).get_json()
-    assert body["complainant"] == {"name": NAME, "phone": PHONE}  # the API's documented contract
+    headers = auth(token_for(app, "inspector"))
+    body = client.get(f"/api/v1/intake/{record_id}", headers=headers).get_json()
+    assert body["complainant"] == {
+        "name": NAME_MASK,
+        "phone": PHONE_MASK,
+        "can_reveal": True,
+    }  # reading reveals nothing
+    revealed = client.post(f"/api/v1/intake/{record_id}/reveal", headers=headers)
+    assert revealed.status_code == 200 and revealed.get_json()["complainant"] == {"name": NAME, "phone": PHONE}
+    with app.app_context():
+        reveals = db.session.scalar(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "intake.reveal")
+        )
+    assert reveals == 2  # the page's reveal and the API's
+
+
+def test_api_reveal_is_refused_to_leaders_and_hidden_from_units(app, client, make):
+    make.org()
+    record_id = make.record("PRIV-API-1", complainant_name=NAME, complainant_phone=PHONE)
+    leader = client.post(f"/api/v1/intake/{record_id}/reveal", headers=auth(token_for(app, "leader")))
+    unit = client.post(f"/api/v1/intake/{record_id}/reveal", headers=auth(token_for(app, "unita")))
+    assert leader.status_code == 403 and NAME not in leader.get_data(as_text=True)
+    assert unit.status_code in (403, 404) and NAME not in unit.get_data(as_text=True)
+
+
+def test_unit_users_see_neither_the_raw_row_nor_the_source_reply(app, client, make):
+    make.org()
+    record_id = make.record("PRIV-RAW-1", complainant_name=NAME, complainant_phone=PHONE, reply="张先生您好，已转办。")
+    with app.app_context():
+        record = db.session.get(IntakeRecord, record_id)
+        record.source_row = {"来电人住址": "幸福路 8 号 张三丰家", "答复": "张先生您好，已转办。"}
+        db.session.commit()
+    login(client, "unita")
+    page = client.get(f"/intake/{record_id}").get_data(as_text=True)
+    assert "幸福路" not in page and "张先生" not in page
+    body = client.get(f"/api/v1/intake/{record_id}", headers=auth(token_for(app, "unita"))).get_json()
+    assert body["reply"] is None
+    inspector = app.test_client()
+    login(inspector, "inspector")
+    page = inspector.get(f"/intake/{record_id}").get_data(as_text=True)
+    assert "幸福路" in page and "张先生您好" in page

@@ -206,6 +206,13 @@ SPEC = {
                 },
             }
         },
+        "/intake/{id}/reveal": {
+            "post": {
+                "summary": "The complainant's whole name and phone (inspectors and admins; every call is audited)",
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                "responses": {"200": {"description": "{id, complainant: {name, phone}}"}, **_errors(401, 403, 404)},
+            }
+        },
         "/problems": {
             "get": {
                 "summary": "The ledger as the caller may see it (filters: status, tier, unit, overdue, q, "

@@ -129,6 +129,16 @@ def get_intake(record_id):
     return jsonify(intake.api_view(record, user))
 
 
+@bp.route("/intake/<int:record_id>/reveal", methods=["POST"])
+def reveal_intake(record_id):
+    """The complainant's whole identity, for inspectors and admins; every call is audited."""
+    user = g.api_user
+    record = intake_queries.get_record_or_404(record_id, user)
+    identity = intake.reveal_complainant(record, actor=user)
+    db.session.commit()
+    return jsonify(id=record.id, complainant=identity)
+
+
 @bp.route("/intake/bulk", methods=["POST"])
 def bulk_intake():
     """One action over many records: {action, ids? | filter?, ...details} → {done, problem?, skipped}."""

@@ -673,7 +673,7 @@ def complainant_display(record, user) -> dict:
 
 
 def api_view(record, user) -> dict:
-    """The API's view of a record for USER: the identity in full only where the role may see it."""
+    """The API's view of a record for USER: masks where the role may see them, nothing for units."""
     view = {
         "id": record.id,
         "tracking_code": record.tracking_code,
@@ -692,12 +692,15 @@ def api_view(record, user) -> dict:
         "anonymous": record.is_anonymous,
         "problem": record.problem.number if record.problem else None,
     }
-    if policy.can(user, "complainant.view", record):
-        view["complainant"] = record.complainant()
-    elif policy.can(user, "complainant.mask", record):
+    if policy.can(user, "complainant.mask", record):
+        # Masks even for inspectors: the whole identity only through the audited reveal
+        # (POST /api/v1/intake/<id>/reveal), never as a side effect of reading a record.
         view["complainant"] = {"name": record.complainant_name_mask, "phone": record.complainant_phone_mask}
+        if record.has_complainant and policy.can(user, "complainant.view", record):
+            view["complainant"]["can_reveal"] = True
     else:  # unit users: nothing of the complainant, not even whether the record is anonymous
         view["anonymous"] = None
+        view["reply"] = None  # source replies greet the complainant by surname (王先生您好)
         view["complainant"] = {"name": None, "phone": None, "hidden": True, "message": _("反映人信息已保密")}
     return view
 
