@@ -108,3 +108,11 @@ def test_concurrent_posts_of_the_same_record_create_one(app, make):
     assert sorted(statuses).count(201) == 1 and statuses.count(200) == 7
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(IntakeRecord)) == 1
+
+
+def test_reply_must_be_text(app, client, make):
+    make.org()
+    response = client.post(
+        "/api/v1/intake", json={**BODY, "reply": {"a": 1}}, headers=auth(token_for(app, "inspector"))
+    )
+    assert response.status_code == 422 and "reply" in response.get_json()["error"]["fields"]

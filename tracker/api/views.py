@@ -63,6 +63,7 @@ INTAKE_TYPES = {
     "service_item": inputs.TEXT,
     "unit_code": inputs.TEXT,
     "category": inputs.TEXT,
+    "reply": inputs.TEXT,
     "complainant": inputs.OBJECT,
     "anonymous": inputs.BOOLEAN,
 }
