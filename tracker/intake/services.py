@@ -651,7 +651,9 @@ def reveal_complainant(record, *, actor) -> dict:
     """The full identity for those allowed to see it; every reveal is audited. Raises Forbidden."""
     if not policy.can(actor, "complainant.view", record):
         raise Forbidden(_("您无权查看反映人信息。"))
-    audit.record(actor, "intake.reveal", "intake_record", record.id, note="查看了反映人完整信息")
+    audit.record(
+        actor, "intake.reveal", "intake_record", record.id, note="complainant identity shown"
+    )  # worded by audit.labels.NOTE_LABELS
     return record.complainant()
 
 
