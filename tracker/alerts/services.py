@@ -508,6 +508,8 @@ def save_thresholds(form, *, actor) -> dict:
 
 def save_webhook(form, *, actor) -> Webhook:
     """Create, change or disable a webhook. Raises ValidationFailed."""
+    from tracker.org.models import Unit
+
     errors = {}
     hook_id = parse_id(form.get("webhook_id"))
     hook = db.session.get(Webhook, hook_id) if hook_id else None
@@ -525,7 +527,9 @@ def save_webhook(form, *, actor) -> Webhook:
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         errors["url"] = _("地址须以 http:// 或 https:// 开头。")
-    unit_id = int(form["unit_id"]) if form.get("unit_id", "").isdigit() else None
+    unit_id = parse_id(form.get("unit_id"))
+    if form.get("unit_id") and (unit_id is None or db.session.get(Unit, unit_id) is None):
+        errors["unit_id"] = _("所选单位不存在。")
     if errors:
         raise ValidationFailed(_("机器人设置有误。"), errors)
     if hook is None:

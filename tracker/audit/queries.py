@@ -11,6 +11,7 @@ from sqlalchemy import select
 from tracker.audit import labels
 from tracker.audit.models import AuditEvent
 from tracker.core import clock
+from tracker.core.inputs import MAX_ID
 from tracker.extensions import db
 
 # Fields whose values are ids of people, units or intake records: shown by name, looked up in batches.
@@ -22,7 +23,7 @@ QUIET_ZEROS = {"withdrawn_extension_requests"}
 # Dicts whose keys are the users' own words (a column header, a channel spelling), not field names.
 RAW_KEY_DICTS = {"channel_map", "unit_map"}
 _MISSING = object()
-_MAX_ID = 2**63 - 1
+_MAX_ID = MAX_ID  # what an id column holds on every backend
 
 
 @dataclass

@@ -1,8 +1,9 @@
 """Untrusted input at the edge: ids bounded to what the database can hold, JSON nesting, JSON types.
 
-SQLite raises OverflowError for integers beyond 64 bits and PostgreSQL refuses out-of-range integer
-parameters; a wrong id must be a 404 or a 422, never a 500, so every id from a path, a query string,
-a form or a JSON body goes through `IdConverter` or `parse_id`.
+SQLite raises OverflowError for integers beyond 64 bits and PostgreSQL refuses a parameter out of
+its column's range (our ids are INTEGER columns: 32 bits there); a wrong id must be a 404 or a 422,
+never a 500, so every id from a path, a query string, a form or a JSON body goes through
+`IdConverter` or `parse_id`.
 """
 
 import json
@@ -13,18 +14,18 @@ from werkzeug.routing import IntegerConverter
 
 from tracker.core.errors import ValidationFailed
 
-MAX_ID = 2**63 - 1  # the largest signed 64-bit integer (SQLite INTEGER, PostgreSQL bigint)
+MAX_ID = 2**31 - 1  # the largest id an INTEGER column holds on PostgreSQL (SQLite would take 2**63 - 1)
 MAX_JSON_DEPTH = 32  # no request body of ours nests deeper than a few levels
 
 
 def parse_id(value) -> int | None:
-    """VALUE as a database id (1…2⁶³−1), or None when it is empty, not a whole number, or out of range.
+    """VALUE as a database id (1…MAX_ID), or None when it is empty, not a whole number, or out of range.
     Accepts an int (not a bool) or a string of ASCII digits."""
     if isinstance(value, bool):
         return None
     if isinstance(value, str):
         value = value.strip()
-        if not (value.isascii() and value.isdigit()) or len(value) > 19:
+        if not (value.isascii() and value.isdigit()) or len(value) > 12:
             return None
         value = int(value)
     if not isinstance(value, int):
@@ -41,7 +42,7 @@ def parse_ids(values) -> list[int] | None:
 
 
 class IdConverter(IntegerConverter):
-    """`<int:…>` in a URL: 1…2⁶³−1; anything else does not match the route, so it is a plain 404."""
+    """`<int:…>` in a URL: 1…MAX_ID; anything else does not match the route, so it is a plain 404."""
 
     def __init__(self, url_map, fixed_digits=0, min=1, max=MAX_ID, signed=False):  # noqa: A002 - werkzeug's names
         super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)

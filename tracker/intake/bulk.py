@@ -17,7 +17,7 @@ from sqlalchemy import case, insert, select, update
 
 from tracker.access import policy
 from tracker.audit import services as audit
-from tracker.core import clock
+from tracker.core import clock, inputs
 from tracker.core.errors import Conflict, ValidationFailed
 from tracker.core.sanitize import plain_text
 from tracker.extensions import db
@@ -44,7 +44,7 @@ EFFECTS = {
     "set_unit": _l("将涉及单位改为所选单位；反映件仍为待处理。"),
 }
 CREATES_PROBLEMS = {"merge", "to_problem", "quick_fix"}
-MAX_ID = 2**63 - 1
+MAX_ID = inputs.MAX_ID  # what an id column holds on every backend
 CHUNK = 1000
 FILTER_KEYS = {"handling", "channel", "kind", "unit", "unit_code", "date_from", "date_to", "q", "sort"}
 

@@ -24,6 +24,7 @@ from tracker.access import policy
 from tracker.audit import queries as audit_queries
 from tracker.core import clock
 from tracker.core.errors import Conflict, NotFound, ValidationFailed
+from tracker.core.inputs import parse_id
 from tracker.core.pagination import paginate
 from tracker.excel.services import attachment_header, rows_as_text_csv, stream_csv, write_xlsx
 from tracker.extensions import db
@@ -417,8 +418,8 @@ def _bulk_selection(values):
     if values.get("select") == "filter":
         args = MultiDict(parse_qsl(values.get("filter", ""), keep_blank_values=True))
         upto = values.get("upto", "")
-        return None, queries.InboxFilter.from_args(args), int(upto) if upto.isdigit() and len(upto) < 19 else None
-    ids = [int(v) for v in values.getlist("ids") if v.isdigit() and len(v) < 19]
+        return None, queries.InboxFilter.from_args(args), parse_id(upto)
+    ids = [parse_id(v) for v in values.getlist("ids") if parse_id(v)]
     return ids, None, None
 
 
@@ -517,7 +518,7 @@ def clusters():
 
     policy.require(current_user, "intake.handle")
     batch_id = request.args.get("batch", "")
-    batch = _get_batch(int(batch_id)) if batch_id.isdigit() and len(batch_id) < 19 else None
+    batch = _get_batch(parse_id(batch_id)) if parse_id(batch_id) else None
     flt = queries.InboxFilter.from_args(request.args)
     groups = found.find(current_user, flt, batch_id=batch.id if batch else None)
     if request.headers.get("HX-Request"):
