@@ -175,6 +175,14 @@ def test_codes_read_through_their_label_tables_and_booleans_as_yes_no(app_ctx):
     assert unknown.label == "其他操作" and "weird_key" not in "".join(unknown.lines)
 
 
+def test_an_import_batch_status_reads_as_words(app_ctx):
+    [view] = queries.describe(
+        [_event("intake.import", "import_batch", "1", after={"file": "a.csv", "status": "done", "created": 3})]
+    )
+    assert view.label == "批量导入反映件"
+    assert "状态：已完成" in view.lines and not any("done" in line for line in view.lines)
+
+
 def test_a_submission_reads_without_empty_counts(app_ctx):
     [view] = queries.describe(
         [

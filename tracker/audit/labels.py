@@ -248,6 +248,13 @@ HIDDEN_FIELDS = {"note_id", "evidence_id"}
 
 SETTING_LABELS = {"alerts": _l("预警与督促阈值"), "schedules": _l("定时任务"), "mail": _l("邮件设置")}
 
+IMPORT_STATUS_LABELS = {
+    "staged": _l("待对应列"),
+    "queued": _l("排队中"),
+    "running": _l("导入中"),
+    "done": _l("已完成"),
+    "failed": _l("导入失败"),
+}
 CALENDAR_KIND_LABELS = {"holiday": _l("休息日"), "workday": _l("调休上班")}
 WEBHOOK_KIND_LABELS = {"dingtalk": _l("钉钉"), "wecom": _l("企业微信"), "json": _l("通用（JSON）")}
 RULE_KIND_LABELS = {

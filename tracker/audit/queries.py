@@ -125,6 +125,8 @@ def _coded_values(object_type) -> dict:
         tables["kind"] = labels.CALENDAR_KIND_LABELS
     elif object_type == "webhook":
         tables["kind"] = labels.WEBHOOK_KIND_LABELS
+    elif object_type == "import_batch":
+        tables["status"] = labels.IMPORT_STATUS_LABELS
     elif object_type == "triage_rule":
         tables["kind"] = labels.RULE_KIND_LABELS
         tables["result"] = labels.RULE_RESULT_LABELS
