@@ -64,8 +64,11 @@ def test_canonical_file_is_mapped_automatically_and_imports_in_the_background(ap
     assert "下载错误报告" in result
     report = client.get(f"/intake/imports/{batch_id}/errors.csv")
     assert report.mimetype == "text/csv" and "受理时间" in report.get_data(as_text=True)
-    assert "hx-get" not in client.get(f"/intake/imports/{batch_id}/progress", headers={"HX-Request": "true"}).get_data(
-        as_text=True
+    finished = client.get(f"/intake/imports/{batch_id}/progress", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert 'hx-trigger="every' not in finished  # the polling stops
+    # and the import's clusters come in beside it, without a reload
+    assert (
+        'id="batch-clusters-panel" hx-swap-oob="true"' in finished and f"/intake/clusters?batch={batch_id}" in finished
     )
 
 
