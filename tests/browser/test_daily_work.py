@@ -80,10 +80,16 @@ def import_file(page, base, path, shots, name):
     page.wait_for_selector("#progress-text:has-text('已完成')", timeout=60_000)
 
 
+PEOPLE_AND_FILES = {"admin", "inspector", "leader", "unita", "unitb", "complaints_zh.csv"}
+
+
 def plain(page, where):
     text = page.locator("main").inner_text()
     for bad in NOT_PLAIN:
         assert bad not in text, f"{where}: {bad!r} on the page"
+    words = set(re.findall(r"(?<![A-Za-z0-9])[a-z][a-z_.]+[a-z](?![A-Za-z0-9])", text)) - PEOPLE_AND_FILES
+    words = {w for w in words if not re.fullmatch(r"[0-9a-f]+", w)}  # hash prefixes
+    assert not words, f"{where}: code words on the page: {sorted(words)}"
     return text
 
 
@@ -121,8 +127,8 @@ def test_a_day_of_work_at_real_volume(browser, server, screenshots, tmp_path):
     import_file(inspector, base, COMPLAINTS, screenshots, "complaints")
     created = int(inspector.locator("#count-created").inner_text())
     assert created > 4000 and inspector.locator("#count-rejected").inner_text() == "0"
-    inspector.get_by_role("link", name="查看结果").click()
-    inspector.wait_for_selector("#batch-clusters", timeout=30_000)
+    inspector.wait_for_selector("#batch-clusters", timeout=30_000)  # at the end, without a reload
+    plain(inspector, "import result")
     summary = inspector.locator("#batch-clusters").inner_text()
     assert re.search(r"本次导入发现 \d+ 组类案", summary), summary
     inspector.screenshot(path=str(screenshots / "daily-import-clusters.png"), full_page=True)
@@ -179,6 +185,10 @@ def test_a_day_of_work_at_real_volume(browser, server, screenshots, tmp_path):
     inspector.goto(f"{base}/audit/")
     plain(inspector, "audit log")
     inspector.screenshot(path=str(screenshots / "daily-audit.png"), full_page=True)
+    inspector.goto(f"{base}/audit/?page=1000")  # the oldest events: the import, the merge, the logins
+    plain(inspector, "audit log, oldest page")
+    inspector.screenshot(path=str(screenshots / "daily-audit-oldest.png"), full_page=True)
+    inspector.goto(f"{base}/audit/")
     inspector.get_by_role("button", name="校验完整性").click()
     assert "审计日志完整" in inspector.locator("#chain-result").inner_text()
     plain(inspector, "audit log after the check")
