@@ -116,3 +116,11 @@ def test_reply_must_be_text(app, client, make):
         "/api/v1/intake", json={**BODY, "reply": {"a": 1}}, headers=auth(token_for(app, "inspector"))
     )
     assert response.status_code == 422 and "reply" in response.get_json()["error"]["fields"]
+
+
+def test_a_body_that_is_not_json_is_400_bad_json(app, client, make):
+    make.org()
+    response = client.post(
+        "/api/v1/intake", data="title=x", content_type="text/plain", headers=auth(token_for(app, "inspector"))
+    )
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "bad_json"

@@ -1,7 +1,7 @@
 """/api/v1: bearer-token authentication, JSON errors, intake endpoints, the OpenAPI description."""
 
 from flask import Blueprint, g, jsonify, request
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from tracker.access import policy
 from tracker.api.openapi import SPEC
@@ -42,7 +42,7 @@ def json_body() -> dict:
     """The request's JSON object; raises ValidationFailed (400-style) for anything else."""
     try:
         data = request.get_json(force=False, silent=False)
-    except BadRequest:
+    except (BadRequest, UnsupportedMediaType):  # a 415 is not one of our documented answers
         data = None
     if not isinstance(data, dict):
         failure = ValidationFailed("请求体必须是 JSON 对象（Content-Type: application/json），且嵌套不超过 32 层。")
