@@ -169,7 +169,7 @@ def test_codes_read_through_their_label_tables_and_booleans_as_yes_no(app_ctx):
             _event("x.y", after={"weird_key": 1}),
         ]
     )
-    assert transition.lines == ["状态：待交办 → 待签收", "分级：红"]
+    assert transition.lines == ["状态：待交办 → 待签收", "分级：（无） → 红"]  # a field filled in later
     assert flag.lines == ["在用：是 → 否"]
     assert record.lines == ["处理方式：待处理 → 已解释说明"]
     assert unknown.label == "其他操作" and "weird_key" not in "".join(unknown.lines)
@@ -213,7 +213,7 @@ def test_ids_read_as_names_and_people_by_real_name(app_ctx, make):
             )
         ]
     )
-    assert view.lines == ["责任单位：甲单位", "责任人：王小明"]
+    assert view.lines == ["责任单位：（无） → 甲单位", "责任人：王小明"]
     assert (view.actor, view.actor_username) == ("李监察", "inspector")
 
 

@@ -219,7 +219,9 @@ class _Renderer:
                 out += self.lines(old if isinstance(old, dict) else {}, new, object_type, path, created)
                 continue
             label = "·".join(path)
-            if old is _MISSING or old is None:
+            if old is None and not created and new not in (_MISSING, None, ""):  # a field filled in later
+                out.append(f"{label}：{self.empty} → {self.value(key, new, object_type)}")
+            elif old is _MISSING or old is None:
                 if new in (None, "", [], {}) or (created and new is False) or (key in QUIET_ZEROS and new == 0):
                     continue
                 out.append(f"{label}：{self.value(key, new, object_type)}")

@@ -331,7 +331,7 @@ class Validator:
             text = plain_text(_text(raw.get(name)))
             limit = MAX_LENGTHS[name]
             if len(text) > limit:
-                errors[name] = _("%(f)s 超过 %(n)d 字。", f=_(FIELD_LABELS[name]), n=limit)
+                errors[name] = _("%(f)s超过 %(n)d 字。", f=_(FIELD_LABELS[name]), n=limit)
             clean[name] = text or None
         if not clean["title"] and clean["body"] and defaults.get("derive_title"):
             prefix = f"{clean['service_item']}：" if clean["service_item"] else ""
@@ -383,7 +383,7 @@ class Validator:
             clean["complainant_name"] = clean["complainant_phone"] = None
         for name in REQUIRED_FIELDS:
             if not clean.get(name) and name not in errors:
-                errors[name] = _("%(f)s 为必填项。", f=_(FIELD_LABELS[name]))
+                errors[name] = _("%(f)s为必填项。", f=_(FIELD_LABELS[name]))
         return clean, errors
 
 
