@@ -1,9 +1,6 @@
 """The audit log: filters, pages, the Excel export and the chain check, for roles with audit.view."""
 
-import tempfile
-from pathlib import Path
-
-from flask import Blueprint, after_this_request, render_template, request, send_file
+from flask import Blueprint, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -12,7 +9,7 @@ from tracker.audit import labels, queries, services
 from tracker.core import clock
 from tracker.core.errors import ValidationFailed
 from tracker.core.pagination import paginate
-from tracker.excel.services import write_xlsx
+from tracker.excel.responses import xlsx_download
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -54,28 +51,13 @@ def export():
     flt = queries.LogFilter.from_args(request.args)
     if flt.errors:
         raise ValidationFailed(_("筛选条件有误。"), flt.errors)
-    handle = tempfile.NamedTemporaryFile(suffix=".xlsx", delete=False)  # noqa: SIM115 - removed after sending
-    handle.close()
-    path = Path(handle.name)
-    write_xlsx(
-        path,
+    return xlsx_download(
         [_(h) for h in queries.EXPORT_HEADERS],
         queries.export_rows(flt),
+        f"audit-{clock.local_now():%Y%m%d-%H%M}.xlsx",
         sheet_name=_("审计日志"),
         widths=queries.EXPORT_WIDTHS,
         title_rows=queries.export_title_rows(flt, current_user),
         wrapped=queries.EXPORT_WRAPPED,
         for_print=True,
-    )
-
-    @after_this_request
-    def remove(response):
-        response.call_on_close(lambda: path.unlink(missing_ok=True))
-        return response
-
-    return send_file(
-        path,
-        as_attachment=True,
-        download_name=f"audit-{clock.local_now():%Y%m%d-%H%M}.xlsx",
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )

@@ -1,19 +1,15 @@
 """Intake pages: the inbox, one record and its handling, manual entry, bulk import with progress."""
 
-import tempfile
 from pathlib import Path
 
 from flask import (
     Blueprint,
     Response,
-    after_this_request,
     current_app,
     flash,
     redirect,
     render_template,
     request,
-    send_file,
-    stream_with_context,
     url_for,
 )
 from flask_babel import gettext as _
@@ -26,7 +22,8 @@ from tracker.core import clock
 from tracker.core.errors import Conflict, NotFound, ValidationFailed
 from tracker.core.inputs import parse_id
 from tracker.core.pagination import paginate
-from tracker.excel.services import attachment_header, rows_as_text_csv, stream_csv, write_xlsx
+from tracker.excel.responses import csv_download, xlsx_download
+from tracker.excel.services import rows_as_text_csv
 from tracker.extensions import db
 from tracker.intake import bulk, imports, queries, services
 from tracker.intake.forms import CreateIntakeForm, HandleIntakeForm
@@ -77,38 +74,18 @@ def export(fmt):
         return redirect(url_for("intake.inbox", **request.args))
     stamp = clock.local_now().strftime("%Y%m%d-%H%M")
     rows = queries.export_rows(current_user, flt)  # worked out now: the CSV body streams later
+    name = f"{queries.EXPORT_TITLE}-{stamp}"
     if fmt == "csv":
-        return Response(
-            stream_with_context(stream_csv(queries.EXPORT_HEADERS, rows)),
-            mimetype="text/csv",
-            headers={
-                "Content-Disposition": attachment_header(f"{queries.EXPORT_TITLE}-{stamp}.csv", f"intake-{stamp}.csv")
-            },
-        )
-    handle = tempfile.NamedTemporaryFile(suffix=".xlsx", delete=False)  # noqa: SIM115 - removed after sending
-    handle.close()
-    path = Path(handle.name)
-    write_xlsx(
-        path,
+        return csv_download(queries.EXPORT_HEADERS, rows, f"{name}.csv", f"intake-{stamp}.csv")
+    return xlsx_download(
         queries.EXPORT_HEADERS,
         rows,
+        f"{name}.xlsx",
         sheet_name=queries.EXPORT_TITLE,
         widths=queries.EXPORT_WIDTHS,
         title_rows=queries.export_title_rows(current_user, flt),
         wrapped=queries.EXPORT_WRAPPED,
         for_print=True,
-    )
-
-    @after_this_request
-    def remove(response):
-        response.call_on_close(lambda: path.unlink(missing_ok=True))
-        return response
-
-    return send_file(
-        path,
-        as_attachment=True,
-        download_name=f"{queries.EXPORT_TITLE}-{stamp}.xlsx",
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )
 
 

@@ -1,18 +1,11 @@
 """The ledger pages: the list (问题台账), export, one problem, assignment."""
 
-import tempfile
-from pathlib import Path
-
 from flask import (
     Blueprint,
-    Response,
-    after_this_request,
     flash,
     redirect,
     render_template,
     request,
-    send_file,
-    stream_with_context,
     url_for,
 )
 from flask_babel import gettext as _
@@ -28,7 +21,7 @@ from tracker.auth.models import User
 from tracker.core import calendar, clock
 from tracker.core.errors import Conflict, ValidationFailed
 from tracker.core.inputs import parse_id
-from tracker.excel.services import attachment_header, stream_csv, write_xlsx
+from tracker.excel.responses import csv_download, xlsx_download
 from tracker.extensions import db
 from tracker.intake import services as intake_services
 from tracker.ledger import queries
@@ -97,38 +90,18 @@ def export(fmt):
     # The scope, the title and the query are worked out now, while the user is loaded: a streamed
     # body runs after this view has returned.
     rows = queries.export_rows(current_user, flt)
+    name = f"{queries.EXPORT_TITLE}-{stamp}"
     if fmt == "csv":
-        return Response(
-            stream_with_context(stream_csv(queries.EXPORT_HEADERS, rows)),
-            mimetype="text/csv",
-            headers={
-                "Content-Disposition": attachment_header(f"{queries.EXPORT_TITLE}-{stamp}.csv", f"ledger-{stamp}.csv")
-            },
-        )
-    handle = tempfile.NamedTemporaryFile(suffix=".xlsx", delete=False)  # noqa: SIM115 - removed after sending
-    handle.close()
-    path = Path(handle.name)
-    write_xlsx(
-        path,
+        return csv_download(queries.EXPORT_HEADERS, rows, f"{name}.csv", f"ledger-{stamp}.csv")
+    return xlsx_download(
         queries.EXPORT_HEADERS,
         rows,
+        f"{name}.xlsx",
         sheet_name=queries.EXPORT_TITLE,
         widths=queries.EXPORT_WIDTHS,
         title_rows=queries.export_title_rows(current_user, flt),
         wrapped=queries.EXPORT_WRAPPED,
         for_print=True,
-    )
-
-    @after_this_request
-    def remove(response):
-        response.call_on_close(lambda: path.unlink(missing_ok=True))
-        return response
-
-    return send_file(
-        path,
-        as_attachment=True,
-        download_name=f"{queries.EXPORT_TITLE}-{stamp}.xlsx",
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )
 
 
