@@ -12,7 +12,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 VENDOR := tracker/static/vendor
 
-.PHONY: run test lint test-sqlite test-pg test-browser deps assets translations system-deps pg-up migrate seed clean
+.PHONY: run test lint test-sqlite test-pg test-browser deps assets translations extract system-deps pg-up migrate seed clean
 
 # ---- set-up ------------------------------------------------------------------------------------
 
@@ -39,6 +39,11 @@ assets: $(VENDOR)/.stamp
 
 translations: deps
 	$(BIN)/pybabel compile -d tracker/translations
+
+# Refresh the catalog from the code. --ignore-dirs: Babel skips folders starting with "_" (templates/_macros) by default.
+extract: deps
+	$(BIN)/pybabel extract -F babel.cfg -k _l --no-location --sort-output --ignore-dirs ".*" -o tracker/translations/messages.pot .
+	$(BIN)/pybabel update --no-fuzzy-matching -i tracker/translations/messages.pot -d tracker/translations
 
 migrate: deps
 	mkdir -p instance
