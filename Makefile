@@ -42,7 +42,7 @@ translations: deps
 
 # Refresh the catalog from the code. --ignore-dirs: Babel skips folders starting with "_" (templates/_macros) by default.
 extract: deps
-	$(BIN)/pybabel extract -F babel.cfg -k _l --no-location --sort-output --ignore-dirs ".*" -o tracker/translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ --no-location --sort-output --ignore-dirs ".*" -o tracker/translations/messages.pot .
 	$(BIN)/pybabel update --no-fuzzy-matching -i tracker/translations/messages.pot -d tracker/translations
 
 migrate: deps

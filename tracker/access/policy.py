@@ -10,6 +10,7 @@ from enum import StrEnum
 from flask import g, has_request_context
 
 from tracker.core.errors import Forbidden, NotFound
+from tracker.core.words import N_
 
 
 class Role(StrEnum):
@@ -20,10 +21,10 @@ class Role(StrEnum):
 
 
 ROLE_LABELS = {
-    Role.ADMIN: "系统管理员",
-    Role.INSPECTOR: "纪检监察员",
-    Role.LEADER: "领导",
-    Role.UNIT: "责任单位",
+    Role.ADMIN: N_("系统管理员"),
+    Role.INSPECTOR: N_("纪检监察员"),
+    Role.LEADER: N_("领导"),
+    Role.UNIT: N_("责任单位"),
 }
 
 # Named permissions. Later domains add theirs here, never in their views.

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tracker.core import crypto
 from tracker.core.db import TimestampMixin, UTCDateTime, VersionedMixin
+from tracker.core.words import N_
 from tracker.extensions import db
 
 DEFAULT_CHANNELS = [
@@ -45,13 +46,13 @@ class Handling(StrEnum):
 
 
 HANDLING_LABELS = {
-    Handling.NEW: "待处理",
-    Handling.RECTIFY: "已转台账",
-    Handling.QUICK_FIX: "立行立改",
-    Handling.EXPLAINED: "已解释说明",
-    Handling.APPEAL_PENDING: "申诉待复核",
-    Handling.APPEAL_UPHELD: "申诉成立",
-    Handling.DUPLICATE: "重复件",
+    Handling.NEW: N_("待处理"),
+    Handling.RECTIFY: N_("已转台账"),
+    Handling.QUICK_FIX: N_("立行立改"),
+    Handling.EXPLAINED: N_("已解释说明"),
+    Handling.APPEAL_PENDING: N_("申诉待复核"),
+    Handling.APPEAL_UPHELD: N_("申诉成立"),
+    Handling.DUPLICATE: N_("重复件"),
 }
 
 

@@ -7,6 +7,7 @@ from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, t
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from tracker.core.db import TimestampMixin, UTCDateTime, VersionedMixin
+from tracker.core.words import N_
 from tracker.extensions import db
 
 
@@ -30,13 +31,13 @@ class Status(StrEnum):
 
 
 STATUS_LABELS = {
-    Status.NEW: "待交办",
-    Status.ASSIGNED: "待签收",
-    Status.IN_PROGRESS: "整改中",
-    Status.SUBMITTED: "待审核",
-    Status.VERIFYING: "待核查",
-    Status.CLOSED: "已销号",
-    Status.WITHDRAWN: "已撤销",
+    Status.NEW: N_("待交办"),
+    Status.ASSIGNED: N_("待签收"),
+    Status.IN_PROGRESS: N_("整改中"),
+    Status.SUBMITTED: N_("待审核"),
+    Status.VERIFYING: N_("待核查"),
+    Status.CLOSED: N_("已销号"),
+    Status.WITHDRAWN: N_("已撤销"),
 }
 OPEN_STATUSES = (Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS, Status.SUBMITTED, Status.VERIFYING)
 
