@@ -18,11 +18,10 @@ from wtforms import SelectChoice
 
 from tracker.access import policy
 from tracker.audit import queries as audit_queries
-from tracker.core import clock
 from tracker.core.errors import Conflict, NotFound, ValidationFailed
 from tracker.core.inputs import parse_id
 from tracker.core.pagination import paginate
-from tracker.excel.responses import csv_download, xlsx_download
+from tracker.excel.responses import list_download
 from tracker.excel.services import rows_as_text_csv
 from tracker.extensions import db
 from tracker.intake import bulk, imports, queries, services
@@ -72,21 +71,8 @@ def export(fmt):
     flt = queries.InboxFilter.from_args(request.args)
     if fmt not in ("csv", "xlsx"):
         return redirect(url_for("intake.inbox", **request.args))
-    stamp = clock.local_now().strftime("%Y%m%d-%H%M")
     rows = queries.export_rows(current_user, flt)  # worked out now: the CSV body streams later
-    name = f"{queries.EXPORT_TITLE}-{stamp}"
-    if fmt == "csv":
-        return csv_download(queries.EXPORT_HEADERS, rows, f"{name}.csv", f"intake-{stamp}.csv")
-    return xlsx_download(
-        queries.EXPORT_HEADERS,
-        rows,
-        f"{name}.xlsx",
-        sheet_name=queries.EXPORT_TITLE,
-        widths=queries.EXPORT_WIDTHS,
-        title_rows=queries.export_title_rows(current_user, flt),
-        wrapped=queries.EXPORT_WRAPPED,
-        for_print=True,
-    )
+    return list_download(fmt, queries, rows, queries.export_title_rows(current_user, flt), "intake")
 
 
 @bp.route("/new", methods=["GET", "POST"])

@@ -21,7 +21,7 @@ from tracker.auth.models import User
 from tracker.core import calendar, clock
 from tracker.core.errors import Conflict, ValidationFailed
 from tracker.core.inputs import parse_id
-from tracker.excel.responses import csv_download, xlsx_download
+from tracker.excel.responses import list_download
 from tracker.extensions import db
 from tracker.intake import services as intake_services
 from tracker.ledger import queries
@@ -86,23 +86,10 @@ def export(fmt):
     flt = queries.LedgerFilter.from_args(request.args)
     if fmt not in ("csv", "xlsx"):
         return redirect(url_for("ledger.index", **flt.args()))
-    stamp = clock.local_now().strftime("%Y%m%d-%H%M")
     # The scope, the title and the query are worked out now, while the user is loaded: a streamed
     # body runs after this view has returned.
     rows = queries.export_rows(current_user, flt)
-    name = f"{queries.EXPORT_TITLE}-{stamp}"
-    if fmt == "csv":
-        return csv_download(queries.EXPORT_HEADERS, rows, f"{name}.csv", f"ledger-{stamp}.csv")
-    return xlsx_download(
-        queries.EXPORT_HEADERS,
-        rows,
-        f"{name}.xlsx",
-        sheet_name=queries.EXPORT_TITLE,
-        widths=queries.EXPORT_WIDTHS,
-        title_rows=queries.export_title_rows(current_user, flt),
-        wrapped=queries.EXPORT_WRAPPED,
-        for_print=True,
-    )
+    return list_download(fmt, queries, rows, queries.export_title_rows(current_user, flt), "ledger")
 
 
 @bp.route("/<number>")
