@@ -58,6 +58,12 @@ class Config:
     MAIL_DEFAULT_SENDER = _env("MAIL_DEFAULT_SENDER", "tracker@localhost")
     # A leader with no units in charge sees nothing unless this is on (then leaders see all units).
     LEADERS_SEE_ALL = _env_bool("LEADERS_SEE_ALL", False)
+    # Flask-Limiter: where the per-address counters live ("memory://" for one process; a Redis URL,
+    # e.g. redis://127.0.0.1:6379/0, so that several app servers share them).
+    RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_HEADERS_ENABLED = True
+    # The public lookup (/track): tries per address.
+    PUBLIC_LOOKUP_LIMIT = _env("PUBLIC_LOOKUP_LIMIT", "10 per minute;60 per hour")
 
 
 class DevelopmentConfig(Config):

@@ -65,10 +65,10 @@ def _subclasses(cls):
 def world(app, make):
     """A problem in progress (blue, with milestones, evidence, a notice and an extension request),
     a new problem, an intake record, every user; the ids that paths take."""
+    from tracker.alerts import notices
     from tracker.auth.models import User
     from tracker.ledger import services as ledger_services
     from tracker.ledger.models import Problem
-    from tracker.oversight import services as oversight
     from tracker.workflow import services as workflow
 
     make.org()
@@ -86,7 +86,7 @@ def world(app, make):
             problem, io.BytesIO(b"%PDF-1.4\n%%EOF\n"), "报告.pdf", actor=users["unita"]
         )
         ledger_services.request_extension(problem, "2026-12-31", "资金未到位", actor=users["unita"])
-        notice = oversight.issue_notice(problem, "supervise", "请抓紧", actor=users["inspector"])
+        notice = notices.issue_notice(problem, "supervise", "请抓紧", actor=users["inspector"])
         db.session.commit()
         ids = {
             "number": working,

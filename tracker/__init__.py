@@ -39,13 +39,14 @@ def configure_inputs(app):
 
 def register_extensions(app):
     from tracker import models  # noqa: F401 - every table registered before migrations look
-    from tracker.extensions import babel, csrf, db, login_manager, migrate
+    from tracker.extensions import babel, csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"), render_as_batch=True)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)
+    limiter.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
     login_manager.session_protection = "basic"
@@ -84,7 +85,6 @@ def register_blueprints(app):
     from tracker.ledger.views import bp as ledger_bp
     from tracker.main.views import bp as main_bp
     from tracker.org.views import bp as org_bp
-    from tracker.oversight.views import bp as oversight_bp
     from tracker.settings.views import bp as settings_bp
     from tracker.triage.views import bp as triage_bp
     from tracker.workflow.views import bp as workflow_bp
@@ -100,7 +100,6 @@ def register_blueprints(app):
         workflow_bp,
         triage_bp,
         alerts_bp,
-        oversight_bp,
         api_bp,
     ):
         app.register_blueprint(bp)

@@ -1,6 +1,14 @@
 """Imports every model module so that SQLAlchemy and Alembic see all tables."""
 
-from tracker.alerts.models import Alert, Delivery, DigestLog, JobLease, Notification, Webhook  # noqa: F401
+from tracker.alerts.models import (  # noqa: F401
+    Alert,
+    Delivery,
+    DigestLog,
+    JobLease,
+    Notification,
+    SupervisionNotice,
+    Webhook,
+)
 from tracker.audit.models import AuditEvent  # noqa: F401
 from tracker.auth.models import ApiToken, LoginThrottle, User  # noqa: F401
 from tracker.core.sequences import Sequence  # noqa: F401
@@ -14,6 +22,6 @@ from tracker.ledger.models import (  # noqa: F401
     ProgressNote,
 )
 from tracker.org.models import Unit, leader_units  # noqa: F401
-from tracker.oversight.models import SupervisionNotice  # noqa: F401
+from tracker.oversight.models import FollowUp, InspectionBatch, InspectionItem, InspectionPhoto  # noqa: F401
 from tracker.settings.models import CalendarOverride, Setting  # noqa: F401
 from tracker.triage.models import DeadlineTemplate, TriageRule  # noqa: F401

@@ -5,13 +5,12 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from tracker.alerts.models import Alert, Notification
+from tracker.alerts.models import Alert, Notification, SupervisionNotice
 from tracker.alerts.scan import scan
 from tracker.auth.models import User
 from tracker.core import clock
 from tracker.extensions import db
 from tracker.ledger.models import Problem
-from tracker.oversight.models import SupervisionNotice
 from tracker.workflow import services as workflow
 
 

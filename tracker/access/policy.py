@@ -48,6 +48,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             "token.manage",
             "problem.view",
             "report.view",
+            "inspection.view",
+            "followup.settings",
         }
     ),
     Role.INSPECTOR: frozenset(
@@ -71,6 +73,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             "problem.extension_decide",
             "notice.issue",
             "report.view",
+            "inspection.view",
+            "inspection.manage",
+            "followup.call",
+            "followup.decide",
+            "intake.publish",
         }
     ),
     Role.LEADER: frozenset(

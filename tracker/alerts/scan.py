@@ -45,7 +45,7 @@ def alert_label(kind: str, step: str = "") -> str:
     """What people call an alert: an escalation by its ladder step (催办, 督办, 挂牌督办), any
     other alert by its kind. Pages, notices, messages, e-mails and webhooks all use this."""
     if kind == "escalation":
-        from tracker.oversight.models import LEVEL_LABELS
+        from tracker.alerts.models import LEVEL_LABELS
 
         level = (step or "").split(":")[0]
         return LEVEL_LABELS.get(level, KIND_LABELS["escalation"])
@@ -172,9 +172,9 @@ def scan(now: datetime | None = None, *, notify=True) -> ScanReport:
     for _p, kind, _s in found:
         report.open[kind] = report.open.get(kind, 0) + 1
     if new_alerts:
-        from tracker.oversight import services as oversight
+        from tracker.alerts import notices as notice_services
 
-        notices = oversight.issue_for_alerts(new_alerts, now)
+        notices = notice_services.issue_for_alerts(new_alerts, now)
         report.notices = [n.number for n in notices]
         if notify:
             from tracker.alerts import services as alerts

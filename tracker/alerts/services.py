@@ -152,8 +152,8 @@ def announce(alerts, notices=()) -> None:
     from sqlalchemy import insert
     from sqlalchemy.orm import selectinload
 
+    from tracker.alerts.notices import notice_text
     from tracker.ledger.models import Problem
-    from tracker.oversight.services import notice_text
 
     problem_ids = {a.problem_id for a in alerts} | {n.problem_id for n in notices}
     problems = {

@@ -1,19 +1,20 @@
 """The inbox, and the admin page for alert thresholds, the escalation ladder, schedules, SMTP and webhooks."""
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from tracker.access import policy
-from tracker.alerts import services
-from tracker.alerts.models import Notification, Webhook
+from tracker.alerts import notices, services
+from tracker.alerts.models import Notification, SupervisionNotice, Webhook
 from tracker.alerts.scan import DEFAULTS
 from tracker.core import crypto
-from tracker.core.errors import ValidationFailed
+from tracker.core.errors import NotFound, ValidationFailed
 from tracker.core.inputs import parse_id
 from tracker.core.pagination import paginate
 from tracker.extensions import db
+from tracker.ledger import queries as ledger_queries
 from tracker.org import queries as org_queries
 from tracker.settings.services import get_setting, put_setting
 
@@ -162,3 +163,66 @@ def _webhooks():
 
 def _units():
     return org_queries.tree_order(org_queries.all_units(active_only=True))
+
+
+# ---- supervision notices: the register, one printable notice, its DOCX, issuing one on demand ------
+
+
+def _visible_notices(stmt):
+    scope = policy.visible_unit_ids(current_user)
+    if scope is not None:
+        stmt = stmt.where(SupervisionNotice.unit_id.in_(sorted(scope) or [-1]))
+    return stmt
+
+
+@bp.route("/notices")
+def notice_register():
+    policy.require(current_user, "problem.view")
+    stmt = _visible_notices(select(SupervisionNotice))
+    level = request.args.get("level", "")
+    if level in ("reminder", "supervise", "listed"):
+        stmt = stmt.where(SupervisionNotice.level == level)
+    page = paginate(
+        stmt.order_by(SupervisionNotice.year.desc(), SupervisionNotice.seq.desc()), request.args.get("page")
+    )
+    return render_template("alerts/notices.html", page=page, level=level)
+
+
+def _notice(notice_id) -> SupervisionNotice:
+    notice = db.session.get(SupervisionNotice, notice_id)
+    if notice is None or not policy.can(current_user, "problem.view", notice):
+        raise NotFound(_("未找到该督办单。"))
+    return notice
+
+
+@bp.route("/notices/<int:notice_id>")
+def notice(notice_id):
+    item = _notice(notice_id)
+    return render_template("alerts/notice.html", notice=item, text=notices.notice_text(item))
+
+
+@bp.route("/notices/<int:notice_id>.docx")
+def notice_docx(notice_id):
+    item = _notice(notice_id)
+    return Response(
+        notices.notice_docx(item),
+        mimetype="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        headers={"Content-Disposition": f"attachment; filename=notice-{item.year}-{item.seq}.docx"},
+    )
+
+
+@bp.route("/ledger/<number>/notices", methods=["POST"])
+def issue_notice(number):
+    from flask_wtf.csrf import validate_csrf
+
+    problem = ledger_queries.get_problem_or_404(number, current_user)
+    validate_csrf(request.form.get("csrf_token"))
+    try:
+        item = notices.issue_notice(problem, request.form.get("level"), request.form.get("note"), actor=current_user)
+    except ValidationFailed as failed:
+        db.session.rollback()
+        flash(failed.message, "danger")
+        return redirect(url_for("ledger.show", number=problem.number))
+    db.session.commit()
+    flash(_("已签发 %(n)s。", n=item.number), "success")
+    return redirect(url_for("alerts.notice", notice_id=item.id))

@@ -68,7 +68,18 @@ ACTION_LABELS = {
     "problem.extension_request": _l("申请延期"),
     "problem.extension_approved": _l("同意延期"),
     "problem.extension_refused": _l("不同意延期"),
+    "problem.public_reply": _l("填写答复意见"),
     "notice.issue": _l("发出督促通知"),
+    # oversight: covert re-inspection and follow-up calls
+    "inspection.create": _l("制定暗访复查方案"),
+    "inspection.add": _l("加入暗访复查"),
+    "inspection.visit": _l("登记暗访复查结果"),
+    "inspection.photo": _l("上传暗访照片"),
+    "inspection.finish": _l("暗访复查完成"),
+    "followup.call": _l("回访"),
+    "followup.decide": _l("研判不满意回访"),
+    "intake.publish": _l("公开处理结果"),
+    "intake.unpublish": _l("取消公开处理结果"),
     # settings
     "calendar.set": _l("设置节假日或调休"),
     "calendar.delete": _l("删除节假日或调休"),
@@ -87,6 +98,8 @@ ACTION_LABELS = {
 ACTION_GROUPS = {
     "problem": _l("问题台账"),
     "notice": _l("督促通知"),
+    "inspection": _l("暗访复查"),
+    "followup": _l("回访"),
     "intake": _l("反映件"),
     "channel": _l("渠道"),
     "user": _l("用户"),
@@ -102,6 +115,7 @@ ACTION_GROUPS = {
 
 OBJECT_LABELS = {
     "problem": _l("问题"),
+    "inspection_batch": _l("暗访复查批次"),
     "intake_record": _l("反映件"),
     "import_batch": _l("导入批次"),
     "import_profile": _l("导入方案"),

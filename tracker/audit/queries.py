@@ -106,9 +106,9 @@ def _collect(events) -> _Names:
 def _coded_values(object_type) -> dict:
     """The label table for fields whose values are codes, as they read for OBJECT_TYPE."""
     from tracker.access.policy import ROLE_LABELS
+    from tracker.alerts.models import LEVEL_LABELS
     from tracker.intake.models import HANDLING_LABELS, RATING_LABELS
     from tracker.ledger.models import STATUS_LABELS, TIER_LABELS
-    from tracker.oversight.models import LEVEL_LABELS
 
     tiers = {**TIER_LABELS, "quick_fix": "立行立改"}
     tables = {

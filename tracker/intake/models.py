@@ -1,9 +1,9 @@
 """Intake records (反映件), channels, import batches and their row errors, import mapping profiles."""
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tracker.core import crypto
@@ -104,6 +104,14 @@ class IntakeRecord(TimestampMixin, VersionedMixin, db.Model):
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("intake_records.id"))
     import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"), index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Follow-up calls (回访): the state (tracker.oversight.models.FollowupState), the working day from
+    # which the record is to be called (set when its problem closes or it is explained; moved on
+    # after an unanswered call) and the tries so far.
+    followup_state: Mapped[str | None] = mapped_column(String(12))
+    followup_due_on: Mapped[date | None] = mapped_column(Date)
+    followup_tries: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # Opted in by the inspector for the public results page (处理结果向群众公开).
+    is_public: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
 
     unit = relationship("Unit")
     problem = relationship("Problem", back_populates="intake_records")
@@ -113,6 +121,8 @@ class IntakeRecord(TimestampMixin, VersionedMixin, db.Model):
     __table_args__ = (
         UniqueConstraint("channel", "external_id", name="uq_intake_records_channel_external_id"),
         db.Index("ix_intake_records_unit_received", "unit_id", "received_at"),
+        # The follow-up workbench: records due for a call, oldest first.
+        db.Index("ix_intake_records_followup", "followup_state", "followup_due_on", "id"),
     )
 
     def __repr__(self):

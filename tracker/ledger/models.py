@@ -80,6 +80,11 @@ class Problem(TimestampMixin, VersionedMixin, db.Model):
     deadline_note: Mapped[str | None] = mapped_column(Text)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Who approved the last submission (审核通过), known before the verification closes the problem:
+    # with the assigning inspector they may not re-inspect it (回避).
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The reply published to the complainant (答复意见): shown by the public lookup and results page.
+    public_reply: Mapped[str | None] = mapped_column(Text)
     # 审核意见: the inspector's opinion on the last approval (shown on the page and exported).
     review_opinion: Mapped[str | None] = mapped_column(Text)
     # Set when the problem was drawn in a sampling batch or failed a verification: approval then
@@ -89,12 +94,15 @@ class Problem(TimestampMixin, VersionedMixin, db.Model):
     last_action: Mapped[str | None] = mapped_column(String(16))
     rework_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     reopen_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # Failed re-inspections of a problem already closed (反弹), counted apart from rework.
+    relapse_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 
     unit = relationship("Unit")
     owner = relationship("User", foreign_keys=[owner_id])
     leader = relationship("User", foreign_keys=[leader_id])
     inspector = relationship("User", foreign_keys=[inspector_id])
     closed_by = relationship("User", foreign_keys=[closed_by_id])
+    approved_by = relationship("User", foreign_keys=[approved_by_id])
     intake_records = relationship("IntakeRecord", back_populates="problem", order_by="IntakeRecord.received_at")
     milestones = relationship(
         "Milestone", back_populates="problem", order_by="Milestone.position", cascade="all, delete-orphan"

@@ -15,6 +15,7 @@ from wtforms import SelectChoice
 
 from tracker.access import policy
 from tracker.access.policy import Role
+from tracker.alerts.models import SupervisionNotice
 from tracker.alerts.scan import alert_label, open_alerts_for
 from tracker.audit import queries as audit_queries
 from tracker.auth.models import User
@@ -28,7 +29,6 @@ from tracker.ledger import queries
 from tracker.ledger.forms import AssignProblemForm
 from tracker.ledger.models import STATUS_LABELS, TIER_LABELS, Category
 from tracker.org import queries as org_queries
-from tracker.oversight.models import SupervisionNotice
 from tracker.triage import services as triage
 from tracker.workflow import services as workflow
 

@@ -7,12 +7,12 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from tracker.access import policy
+from tracker.alerts.models import LEVEL_LABELS, SupervisionNotice
 from tracker.audit import services as audit
 from tracker.core import calendar, clock, sequences
 from tracker.core.errors import ValidationFailed
 from tracker.core.sanitize import plain_text
 from tracker.extensions import db
-from tracker.oversight.models import LEVEL_LABELS, SupervisionNotice
 
 NOTICE_LEVELS = ("supervise", "listed")
 
