@@ -264,6 +264,60 @@ SPEC = {
                 "responses": {"200": {"description": "the report"}, **_errors(401)},
             }
         },
+        "/inspections": {
+            "post": {
+                "summary": "A covert re-inspection batch (暗访复查): {method: sweep|random|targeted, filter?: {unit_code?, "
+                "category?, tier?, status?, closed_from?, closed_to?}, sample_size? | sample_percent?, seed?, "
+                "problems?: [numbers] (targeted), inspectors?: [usernames] (the pool), per_problem?, "
+                "double_random?, title?}. The seed is chosen and returned when absent; the same method, filter, "
+                "size, seed and pool over the same population draw the same problems and inspectors",
+                "responses": {
+                    "201": {"description": "{id, number, method, seed, population, problems: [{number, inspectors}]}"},
+                    **_errors(400, 401, 403, 422),
+                },
+            }
+        },
+        "/inspections/{id}": {
+            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "get": {
+                "summary": "One batch with its plan and items (inspectors and admins; 404 to anyone else)",
+                "responses": {"200": {"description": "the batch"}, **_errors(401, 404)},
+            },
+        },
+        "/inspections/{id}/visits": {
+            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "post": {
+                "summary": "Record a visit: {problem, visited_on, way: 模拟办事|走访群众|现场查看|隐秘拍摄, "
+                "inspectors?: [usernames], findings, result: pass|fail}. A fail sends the problem back to its "
+                "unit (rework; a relapse 反弹 when it was closed)",
+                "responses": {"201": {"description": "the visit"}, **_errors(400, 401, 404, 409, 422)},
+            },
+        },
+        "/followups": {
+            "get": {
+                "summary": "Intake records to call back (problem closed or record explained), oldest first",
+                "responses": {"200": {"description": "items, skipped counts"}, **_errors(401, 403)},
+            },
+            "post": {
+                "summary": "Record a call: {intake_id, outcome: satisfied|basically_satisfied|unsatisfied|unreachable, "
+                "note?}",
+                "responses": {
+                    "201": {"description": "the call and the record's follow-up state"},
+                    **_errors(400, 401, 403, 404, 409, 422),
+                },
+            },
+        },
+        "/public/track": {
+            "post": {
+                "summary": "No login: {code, pin} → the public state of one case; the same 404 for a wrong code "
+                "and a wrong PIN; 429 past the per-address limit",
+                "security": [],
+                "responses": {
+                    "200": {"description": "{code, status, status_label, unit, deadline, reply}"},
+                    **_errors(400, 404, 422, 429),
+                },
+            }
+        },
         "/openapi.json": {
             "get": {"summary": "This document", "security": [], "responses": {"200": {"description": "OpenAPI 3.1"}}}
         },

@@ -374,3 +374,7 @@ def overdue_report():
         )
     units = sorted(by_unit.values(), key=lambda u: -u["count"])
     return jsonify(date=today.isoformat(), total=len(rows), units=units)
+
+
+# The oversight endpoints live beside this module and register on the same blueprint.
+from tracker.api import followups, inspections  # noqa: E402, F401
