@@ -85,6 +85,8 @@ def register_blueprints(app):
     from tracker.ledger.views import bp as ledger_bp
     from tracker.main.views import bp as main_bp
     from tracker.org.views import bp as org_bp
+    from tracker.oversight.views import bp as oversight_bp
+    from tracker.public.views import bp as public_bp
     from tracker.settings.views import bp as settings_bp
     from tracker.triage.views import bp as triage_bp
     from tracker.workflow.views import bp as workflow_bp
@@ -100,6 +102,8 @@ def register_blueprints(app):
         workflow_bp,
         triage_bp,
         alerts_bp,
+        oversight_bp,
+        public_bp,
         api_bp,
     ):
         app.register_blueprint(bp)

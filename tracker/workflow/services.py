@@ -9,6 +9,7 @@ Conflict, never a lost update.
 from dataclasses import dataclass
 from datetime import date
 
+from blinker import Namespace
 from flask_babel import gettext as _
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -56,6 +57,12 @@ TRANSITIONS: dict[tuple[str, str], Transition] = {
     (Status.CLOSED, "reopen"): Transition(Status.IN_PROGRESS, "problem.reopen", ("reason",), "重新办理"),
 }
 ACTION_LABELS = {action: t.label for (_state, action), t in TRANSITIONS.items()}
+
+# Sent by apply() after every transition, in the same transaction (sender: the problem; keywords
+# action, actor, before: the state it left). Rooms that follow the workflow (oversight: verification
+# visits, follow-up calls) connect here, so that the workflow never imports them.
+signals = Namespace()
+transitioned = signals.signal("problem-transitioned")
 WITHDRAW_REASONS = ("不属实", "重复", "不予受理")
 # Timelines and the audit log name every event through tracker.audit.labels.
 
@@ -107,6 +114,7 @@ def apply(problem: Problem, action: str, *, actor, expected_version=None, **deta
         after={"status": problem.status, **after},
         note=details.get("reason") or None,
     )
+    transitioned.send(problem, action=action, actor=actor, before=before["status"], details=details)
     return problem
 
 
