@@ -31,6 +31,8 @@ class Rows:
         number = self.make.problem(unit=unit)
         problem = db.session.scalar(db.select(Problem).where(Problem.number == number))
         problem.unit_id = unit_by_code(unit).id
+        for own in problem.intake_records:  # the factory's record behind it: nobody to call
+            own.followup_state = "no_phone"
         if closed:
             problem.status = "closed"
             problem.closed_at = clock.parse(closed)
@@ -92,10 +94,12 @@ def november(app, make):
 
     UA: P1 closed 11-03 with records r1 (called, 满意), r2 (one unanswered try), r3 (anonymous, not
         due) and r10 (never called); P4 closed 11-06 23:30 with r9 (不满意 at 23:50); P2 closed 10-30
-        with r4 (基本满意 at 11-02 00:10, inside) and r8 (满意 on 11-07, outside).
+        with r4 (基本满意 at 11-02 00:10, inside) and r8 (满意 on 11-07, outside); P6 reopened by
+        r12's 不满意 on 11-04 (no longer closed, its record waits with no state).
         Visits: pass 11-03, fail as a relapse 11-04, one still pending, a fail on 10-31 (outside).
     UB: r5 explained 11-05, three unanswered tries, the last on 11-06 (given up); P5 closed 11-02
-        with r11 (never called); P3 closed 11-07 00:30 (outside) with r6 (不满意 on 11-06, inside).
+        with r11 (never called) and r13 (不满意 on 11-05, put to the inspector); P3 closed 11-07
+        00:30 (outside) with r6 (满意 on 11-07, outside).
         Visits: a fail (no relapse) on 11-05.
     """
     make.org()
@@ -114,6 +118,8 @@ def november(app, make):
         r4, r8 = rows.record(p2, "done"), rows.record(p2, "done")
         rows.call(r4, "basically_satisfied", "2026-11-02 00:10")
         rows.call(r8, "satisfied", "2026-11-07 09:00")
+        r12 = rows.record(rows.problem("UA"), None)  # P6: closed 11-03, reopened by the call below
+        rows.call(r12, "unsatisfied", "2026-11-04 10:00")
         rows.visit(p1, "pass", "2026-11-03 15:00")
         rows.visit(p2, "fail", "2026-11-04 11:00", relapse=True)
         rows.visit(p4, "pending")
@@ -122,9 +128,11 @@ def november(app, make):
         r5 = rows.record(None, "unreachable", unit="UB", explained="2026-11-05 08:00", tries=3)
         for attempt, at in enumerate(("2026-11-05 09:00", "2026-11-05 16:00", "2026-11-06 10:00"), start=1):
             rows.call(r5, "unreachable", at, attempt=attempt)
-        rows.record(rows.problem("UB", closed="2026-11-02 12:00"), "due")
+        r11 = rows.record(rows.problem("UB", closed="2026-11-02 12:00"), "due")
+        r13 = rows.record(db.session.get(Problem, r11.problem_id), "done")
+        rows.call(r13, "unsatisfied", "2026-11-05 11:00")  # put to the inspector: no reopen
         r6 = rows.record(rows.problem("UB", closed="2026-11-07 00:30"), "done")
-        rows.call(r6, "unsatisfied", "2026-11-06 17:00")
+        rows.call(r6, "satisfied", "2026-11-07 09:00")
         rows.visit(rows.problem("UB"), "fail", "2026-11-05 10:00")
         db.session.commit()
         return {"UA": unit_by_code("UA").id, "UB": unit_by_code("UB").id}
@@ -139,24 +147,25 @@ def test_figures_per_unit_count_only_what_happened_in_the_period(app_ctx, novemb
     assert set(result) == {november["UA"], november["UB"]}
     ua, ub = result[november["UA"]], result[november["UB"]]
     assert _counts(ua) == {
-        "due": 4,  # r1, r2, r10 of P1 and r9 of P4; not the anonymous r3, not P2's (closed in October)
-        "followed_up": 3,
-        "reached": 3,
+        # r1, r2, r10 of P1, r9 of P4, r4 and r12 (called in the period); not the anonymous r3, not r8
+        "due": 6,
+        "followed_up": 4,
+        "reached": 4,
         "satisfied": 1,
         "basically_satisfied": 1,
-        "unsatisfied": 1,
+        "unsatisfied": 2,
         "unreachable": 0,  # r2's one unanswered try is not the last
         "visits": 2,
         "passed": 1,
         "failed": 1,
         "relapses": 1,
     }
-    assert ua.followup_rate == pytest.approx(3 / 4)
-    assert ua.satisfaction_rate == pytest.approx(2 / 3)
+    assert ua.followup_rate == pytest.approx(4 / 6)
+    assert ua.satisfaction_rate == pytest.approx(2 / 4)
     assert ua.pass_rate == pytest.approx(1 / 2)
     assert _counts(ub) == {
-        "due": 2,  # the explained r5 and P5's r11; not P3's r6 (closed on 11-07)
-        "followed_up": 2,  # r6 reached, r5 given up on its third try (counted once)
+        "due": 3,  # the explained r5, P5's r11 and r13; not P3's r6 (closed on 11-07)
+        "followed_up": 2,  # r13 reached, r5 given up on its third try (counted once)
         "reached": 1,
         "satisfied": 0,
         "basically_satisfied": 0,
@@ -167,7 +176,7 @@ def test_figures_per_unit_count_only_what_happened_in_the_period(app_ctx, novemb
         "failed": 1,
         "relapses": 0,
     }
-    assert ub.followup_rate == pytest.approx(1.0)
+    assert ub.followup_rate == pytest.approx(2 / 3)
     assert ub.satisfaction_rate == 0.0  # nobody satisfied is 0 %, not "—"
     assert ub.pass_rate == 0.0
 
@@ -175,28 +184,27 @@ def test_figures_per_unit_count_only_what_happened_in_the_period(app_ctx, novemb
 def test_totals_add_up_every_unit_and_derive_the_rates_from_the_sums(app_ctx, november):
     total = figures.totals(NOV_FROM, NOV_TO)
     assert _counts(total) == {
-        "due": 6,
-        "followed_up": 5,
-        "reached": 4,
+        "due": 9,
+        "followed_up": 6,
+        "reached": 5,
         "satisfied": 1,
         "basically_satisfied": 1,
-        "unsatisfied": 2,
+        "unsatisfied": 3,
         "unreachable": 1,
         "visits": 3,
         "passed": 1,
         "failed": 2,
         "relapses": 1,
     }
-    assert total.followup_rate == pytest.approx(5 / 6)
-    assert total.satisfaction_rate == pytest.approx(2 / 4)
+    assert total.followup_rate == pytest.approx(6 / 9)
+    assert total.satisfaction_rate == pytest.approx(2 / 5)
     assert total.pass_rate == pytest.approx(1 / 3)
 
 
 def test_the_period_is_in_local_days_both_ends_included(app_ctx, november):
-    # 11-07 alone: P3 closed at 00:30 with r6 (due), r8's call at 09:00; nothing else.
-    ua = figures.by_unit(date(2026, 11, 7), date(2026, 11, 7))
-    assert _counts(ua[november["UA"]])["reached"] == 1
-    assert _counts(ua[november["UB"]])["due"] == 1
+    # 11-07 alone: r8's call at 09:00 (UA); P3 closed at 00:30 with r6, called at 09:00 (UB).
+    day = figures.by_unit(date(2026, 11, 7), date(2026, 11, 7))
+    assert [(f.due, f.reached, f.satisfied, f.visits) for f in day.values()] == [(1, 1, 1, 0), (1, 1, 1, 0)]
     # 11-01 (local) ends at 16:00 UTC: r4's call at 00:10 on 11-02 local is not in it.
     assert figures.by_unit(date(2026, 11, 1), date(2026, 11, 1)) == {}
 
@@ -211,7 +219,7 @@ def test_an_empty_period_has_no_rows_and_rates_of_none(app_ctx, november):
 def test_a_scope_limits_the_units_and_the_totals(app_ctx, november):
     only_ua = figures.by_unit(NOV_FROM, NOV_TO, {november["UA"]})
     assert set(only_ua) == {november["UA"]}
-    assert figures.totals(NOV_FROM, NOV_TO, {november["UB"]}).due == 2
+    assert figures.totals(NOV_FROM, NOV_TO, {november["UB"]}).due == 3
     assert figures.by_unit(NOV_FROM, NOV_TO, set()) == {}
 
 
@@ -224,7 +232,7 @@ def test_a_user_sees_the_figures_of_the_units_in_their_charge(app_ctx, november)
     assert set(figures.by_unit(NOV_FROM, NOV_TO, user=inspector)) == {november["UA"], november["UB"]}
     # A scope and a user together: only the units in both.
     assert figures.by_unit(NOV_FROM, NOV_TO, {november["UA"]}, user=unitb) == {}
-    assert figures.totals(NOV_FROM, NOV_TO, user=leader).due == 4
+    assert figures.totals(NOV_FROM, NOV_TO, user=leader).due == 6
 
 
 def test_figures_take_four_queries_however_many_units(app, make, november):

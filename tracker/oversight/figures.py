@@ -4,7 +4,7 @@ relapses), per unit and period. Read-only; one grouped query per kind of figure,
 from dataclasses import asdict, dataclass, fields
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import and_, case, func, or_, select, true, union_all
+from sqlalchemy import and_, case, func, or_, select, true, union
 
 from tracker.core import clock
 from tracker.extensions import db
@@ -13,7 +13,8 @@ from tracker.ledger.models import Problem
 from tracker.oversight.models import FollowUp, FollowupState, InspectionItem, Outcome, Result
 
 # A record is due for a call once its problem closes or it is explained, unless nobody can be
-# called (anonymous, no phone) or an upheld appeal took it out of the unit's figures.
+# called (anonymous, no phone) or an upheld appeal took it out of the unit's figures. (A record with
+# no state waits for its reopened problem to close again.)
 CALLABLE_STATES = (FollowupState.DUE, FollowupState.DONE, FollowupState.UNREACHABLE)
 
 
@@ -22,7 +23,7 @@ class Figures:
     """The counts of one unit (or of all units) over a period, and the rates derived from them.
     A rate is None when its denominator is 0 (pages show "—")."""
 
-    due: int = 0  # records that became due for a call (problem closed / record explained)
+    due: int = 0  # records due for a call: problem closed or record explained in the period, or called in it
     followed_up: int = 0  # calls that reached the complainant, or that were the last unanswered try
     reached: int = 0
     satisfied: int = 0
@@ -123,15 +124,19 @@ def _in_scope(column, scope):
 
 
 def _due(start, end, scope):
-    """Records that became due in the period: callable records of problems closed in it (under the
-    problem's unit) and callable records explained in it (under the record's unit)."""
-    callable_record = and_(IntakeRecord.followup_state.in_(CALLABLE_STATES), IntakeRecord.is_excluded.is_(False))
+    """Records due for a call in the period, counted once each: the callable records of problems
+    closed in it (under the problem's unit), the callable records explained in it, and the records
+    called in it (they were due when called, even if their problem has reopened since)."""
+    callable_record = and_(
+        or_(IntakeRecord.followup_state.is_(None), IntakeRecord.followup_state.in_(CALLABLE_STATES)),
+        IntakeRecord.is_excluded.is_(False),
+    )
     closed = (
-        select(Problem.unit_id.label("unit_id"))
+        select(Problem.unit_id.label("unit_id"), IntakeRecord.id.label("intake_id"))
         .join(IntakeRecord, IntakeRecord.problem_id == Problem.id)
         .where(Problem.closed_at >= start, Problem.closed_at < end, callable_record, _in_scope(Problem.unit_id, scope))
     )
-    explained = select(IntakeRecord.unit_id.label("unit_id")).where(
+    explained = select(IntakeRecord.unit_id, IntakeRecord.id).where(
         IntakeRecord.handling == Handling.EXPLAINED,
         IntakeRecord.problem_id.is_(None),
         IntakeRecord.handled_at >= start,
@@ -139,7 +144,10 @@ def _due(start, end, scope):
         callable_record,
         _in_scope(IntakeRecord.unit_id, scope),
     )
-    rows = union_all(closed, explained).subquery()
+    called = select(FollowUp.unit_id, FollowUp.intake_id).where(
+        FollowUp.called_at >= start, FollowUp.called_at < end, _in_scope(FollowUp.unit_id, scope)
+    )
+    rows = union(closed, explained, called).subquery()
     return db.session.execute(select(rows.c.unit_id, func.count()).group_by(rows.c.unit_id)).all()
 
 
