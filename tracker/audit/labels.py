@@ -171,6 +171,10 @@ FIELD_LABELS = {
     "days_overdue": _l("逾期工作日"),
     "urgency": _l("紧迫度"),
     "difficulty": _l("难易度"),
+    # follow-up calls
+    "attempt": _l("第几次拨打"),
+    "followup_state": _l("回访状态"),
+    "decision": _l("研判结果"),
     # intake records
     "channel": _l("渠道"),
     "external_id": _l("来源编号"),
@@ -283,7 +287,10 @@ RULE_KIND_LABELS = {
 RULE_RESULT_LABELS = {"red": _l("红"), "yellow": _l("黄"), "blue": _l("蓝"), "escalate": _l("升级一档")}
 
 # Notes the code itself wrote in English before this table existed.
-NOTE_LABELS = {"complainant identity shown": _l("查看了反映人的完整信息")}
+NOTE_LABELS = {
+    "complainant identity shown": _l("查看了反映人的完整信息"),
+    "complainant phone shown for a follow-up call": _l("回访时查看了反映人的联系电话"),
+}
 
 CHAIN_REASONS = {
     "prev_hash does not match the previous event": _l("与前一条记录衔接不上（其前有记录被删除或插入）"),

@@ -23,6 +23,7 @@ from tracker.core.sanitize import plain_text
 from tracker.extensions import db
 from tracker.intake.models import HANDLING_LABELS, Handling, IntakeRecord
 from tracker.intake.queries import InboxFilter, visible_records
+from tracker.intake.services import explained
 from tracker.ledger import services as ledger_services
 from tracker.ledger.models import Problem, Status
 from tracker.org.models import Unit
@@ -284,6 +285,7 @@ def bulk_apply(action, *, actor, ids=None, flt: InboxFilter | None = None, upto_
         _claim(eligible, {"handling": Handling.EXPLAINED, "explanation": clean["explanation"], **handled})
         events = [_handled_event("intake.explain", i, Handling.EXPLAINED) for i in eligible]
         audit.record_many(actor, events)
+        explained.send(None, ids=eligible)  # due for a follow-up call: one UPDATE per chunk, there
     elif action == "duplicate":
         result["problem"] = _duplicate(eligible, clean["problem"], actor, handled)
     elif action == "set_unit":

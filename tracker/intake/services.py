@@ -9,6 +9,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from blinker import Namespace
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -34,6 +35,11 @@ from tracker.intake.models import (
 from tracker.ledger import services as ledger_services
 from tracker.ledger.models import Problem
 from tracker.org.models import Unit
+
+# Sent after records are explained (解释说明), one or many at once (keyword ids); the follow-up
+# calls (oversight) connect here, so that intake never imports them.
+signals = Namespace()
+explained = signals.signal("intake-explained")
 
 FIELDS = [
     "external_id",
@@ -589,6 +595,7 @@ def explain(record, text, *, actor, expected_version=None) -> None:
     record.explanation = explanation
     record.handling = Handling.EXPLAINED
     _handled(record, actor, "intake.explain")
+    explained.send(record, ids=[record.id])
 
 
 def mark_duplicate(record, of_code, *, actor, expected_version=None) -> IntakeRecord:
@@ -647,13 +654,12 @@ def decide_appeal(record, uphold: bool, note, *, actor, expected_version=None) -
     _handled(record, actor, "intake.appeal_upheld" if uphold else "intake.appeal_rejected", was=Handling.APPEAL_PENDING)
 
 
-def reveal_complainant(record, *, actor) -> dict:
-    """The full identity for those allowed to see it; every reveal is audited. Raises Forbidden."""
+def reveal_complainant(record, *, actor, note="complainant identity shown") -> dict:
+    """The full identity for those allowed to see it; every reveal is audited (NOTE says why, worded
+    by audit.labels.NOTE_LABELS). Raises Forbidden."""
     if not policy.can(actor, "complainant.view", record):
         raise Forbidden(_("您无权查看反映人信息。"))
-    audit.record(
-        actor, "intake.reveal", "intake_record", record.id, note="complainant identity shown"
-    )  # worded by audit.labels.NOTE_LABELS
+    audit.record(actor, "intake.reveal", "intake_record", record.id, note=note)
     return record.complainant()
 
 
