@@ -66,6 +66,9 @@ def _app(tmp_path_factory):
 
 
 def _wipe(app):
+    from tracker.extensions import limiter
+
+    limiter.reset()  # the per-address counters (public lookup) start afresh with every test
     with app.app_context():
         db.session.remove()
         tables = list(reversed(db.metadata.sorted_tables))

@@ -129,6 +129,7 @@ def upgrade():
         batch_op.add_column(sa.Column('followup_tries', sa.Integer(), nullable=False, server_default='0'))
         batch_op.add_column(sa.Column('is_public', sa.Boolean(), nullable=False, server_default=sa.false()))
         batch_op.create_index('ix_intake_records_followup', ['followup_state', 'followup_due_on', 'id'], unique=False)
+        batch_op.create_index('ix_intake_records_public', ['problem_id', 'received_at'], unique=False, postgresql_where=sa.text('is_public'), sqlite_where=sa.text('is_public'))
 
     with op.batch_alter_table('problems', schema=None) as batch_op:
         batch_op.add_column(sa.Column('approved_by_id', sa.Integer(), nullable=True))
@@ -148,6 +149,7 @@ def downgrade():
         batch_op.drop_column('approved_by_id')
 
     with op.batch_alter_table('intake_records', schema=None) as batch_op:
+        batch_op.drop_index('ix_intake_records_public', postgresql_where=sa.text('is_public'), sqlite_where=sa.text('is_public'))
         batch_op.drop_index('ix_intake_records_followup')
         batch_op.drop_column('is_public')
         batch_op.drop_column('followup_tries')

@@ -80,6 +80,7 @@ ACTION_LABELS = {
     "followup.decide": _l("研判不满意回访"),
     "intake.publish": _l("公开处理结果"),
     "intake.unpublish": _l("取消公开处理结果"),
+    "intake.receipt": _l("打印查询回执"),
     # settings
     "calendar.set": _l("设置节假日或调休"),
     "calendar.delete": _l("删除节假日或调休"),

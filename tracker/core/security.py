@@ -10,6 +10,9 @@ PUBLIC_ENDPOINTS = {
     "main.health",
     "main.favicon",
     "api.openapi",
+    "public.track",
+    "public.api_track",
+    "public.results",
 }
 
 # Endpoints a user who must change their password may still reach.

@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tracker.core import crypto
@@ -31,6 +31,8 @@ DEFAULT_KIND = "投诉"
 
 RATING_LABELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
 NEGATIVE_RATINGS = (1, 2)
+# Literal SQL so that the results page's WHERE matches the partial index's predicate exactly.
+PUBLIC_CLAUSE = text("is_public")
 
 
 class Handling(StrEnum):
@@ -123,6 +125,14 @@ class IntakeRecord(TimestampMixin, VersionedMixin, db.Model):
         db.Index("ix_intake_records_unit_received", "unit_id", "received_at"),
         # The follow-up workbench: records due for a call, oldest first.
         db.Index("ix_intake_records_followup", "followup_state", "followup_due_on", "id"),
+        # The public results page reads only the records opted in (处理结果向群众公开).
+        db.Index(
+            "ix_intake_records_public",
+            "problem_id",
+            "received_at",
+            postgresql_where=PUBLIC_CLAUSE,
+            sqlite_where=PUBLIC_CLAUSE,
+        ),
     )
 
     def __repr__(self):

@@ -663,6 +663,29 @@ def reveal_complainant(record, *, actor, note="complainant identity shown") -> d
     return record.complainant()
 
 
+def publish(record, on: bool, *, actor) -> bool:
+    """Opt the record's result in (ON) or out for the public results page (处理结果向群众公开);
+    audited as intake.publish / intake.unpublish. Returns whether anything changed. Raises NotFound,
+    Forbidden (only inspectors publish), ValidationFailed (no problem on the ledger to show)."""
+    policy.require(actor, "intake.publish", record)
+    on = bool(on)
+    if on and record.problem_id is None:
+        raise ValidationFailed(_("该反映件尚未转入问题台账，没有可公开的处理结果。"))
+    if record.is_public == on:
+        return False
+    record.is_public = on
+    audit.record(actor, "intake.publish" if on else "intake.unpublish", "intake_record", record.id)
+    return True
+
+
+def receipt(record, *, actor) -> dict:
+    """The complainant's receipt (回执): tracking code and query PIN, for the inspector who registered
+    the record by hand to print or read out. Every receipt shown is audited. Raises NotFound, Forbidden."""
+    policy.require(actor, "intake.create", record)
+    audit.record(actor, "intake.receipt", "intake_record", record.id)
+    return {"code": record.tracking_code, "pin": crypto.decrypt(record.query_pin_enc)}
+
+
 def complainant_display(record, user) -> dict:
     """What USER may see of the complainant without a reveal (DESIGN.md §5). Unit users see nothing,
     not even a mask or whether the record is anonymous: `hidden`, and `name` says 反映人信息已保密.

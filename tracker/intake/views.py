@@ -98,7 +98,7 @@ def create():
         else:
             db.session.commit()
             if created:
-                flash(_("已登记反映件，查询码 %(c)s。", c=record.tracking_code), "success")
+                flash(_("已登记反映件，查询码 %(c)s。可打印查询回执交给反映人。", c=record.tracking_code), "success")
             else:
                 flash(_("该来源编号已登记过，已打开原反映件。"), "warning")
             return redirect(url_for("intake.show", record_id=record.id))
@@ -148,6 +148,41 @@ def reveal(record_id):
     identity = services.reveal_complainant(record, actor=current_user)
     db.session.commit()
     return _render_record(record, revealed=identity)
+
+
+@bp.route("/<int:record_id>/publish", methods=["POST"])
+def publish(record_id):
+    """处理结果向群众公开: the inspector opts the record's result in (on=1) or out (on=0)."""
+    record = queries.get_record_or_404(record_id, current_user)
+    policy.require(current_user, "intake.publish", record)
+    form = HandleIntakeForm()
+    if not form.validate_on_submit():
+        flash(_("表单已过期，请刷新后重试。"), "danger")
+        return redirect(url_for("intake.show", record_id=record.id))
+    on = request.form.get("on") == "1"
+    try:
+        services.publish(record, on, actor=current_user)
+    except ValidationFailed as failed:
+        db.session.rollback()
+        flash(failed.message, "danger")
+        return redirect(url_for("intake.show", record_id=record.id))
+    db.session.commit()
+    flash(_("已公开处理结果，办结后在公开页显示。") if on else _("已取消公开。"), "success")
+    return redirect(url_for("intake.show", record_id=record.id))
+
+
+@bp.route("/<int:record_id>/receipt", methods=["POST"])
+def receipt(record_id):
+    """The complainant's receipt (回执) with the tracking code and query PIN, ready to print."""
+    record = queries.get_record_or_404(record_id, current_user)
+    policy.require(current_user, "intake.create", record)
+    form = HandleIntakeForm()
+    if not form.validate_on_submit():
+        flash(_("表单已过期，请刷新后重试。"), "danger")
+        return redirect(url_for("intake.show", record_id=record.id))
+    shown = services.receipt(record, actor=current_user)
+    db.session.commit()
+    return render_template("intake/receipt.html", record=record, receipt=shown)
 
 
 def _apply_action(action, record, form, user):

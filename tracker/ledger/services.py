@@ -288,6 +288,29 @@ def waive_evidence(problem, *, actor, reason):
     audit.record(actor, "problem.evidence_waived", "problem", problem.number, note=reason)
 
 
+PUBLIC_REPLY_MAX = 2000
+
+
+def set_public_reply(problem, text, *, actor, expected_version=None) -> bool:
+    """答复意见: the reply published to the complainant (the public lookup and, once the problem is
+    closed and a record opted in, the results page). Empty text takes it down. Audited as
+    problem.public_reply; returns whether it changed. Raises NotFound, Forbidden (only those who sign
+    off), Conflict (stale form), ValidationFailed (too long)."""
+    policy.require(actor, "problem.sign_off", problem)
+    check_version(problem, expected_version)
+    raw = plain_text(text)
+    if len(raw) > PUBLIC_REPLY_MAX:
+        raise ValidationFailed(
+            _("答复意见过长（最多 %(n)d 字）。", n=PUBLIC_REPLY_MAX), {"public_reply": _("答复意见过长。")}
+        )
+    reply = raw or None
+    if reply == problem.public_reply:
+        return False
+    problem.public_reply = reply
+    audit.record(actor, "problem.public_reply", "problem", problem.number, note=reply or _("（已撤下答复意见）"))
+    return True
+
+
 def request_extension(problem, new_deadline, reason, *, actor):
     """延期申请 by the unit: a later working day, with a reason; one pending request at a time."""
     policy.require(actor, "problem.extension", problem)

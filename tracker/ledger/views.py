@@ -10,8 +10,9 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
+from flask_wtf.csrf import validate_csrf
 from sqlalchemy import select
-from wtforms import SelectChoice
+from wtforms import SelectChoice, ValidationError
 
 from tracker.access import policy
 from tracker.access.policy import Role
@@ -26,6 +27,7 @@ from tracker.excel.responses import list_download
 from tracker.extensions import db
 from tracker.intake import services as intake_services
 from tracker.ledger import queries
+from tracker.ledger import services as ledger_services
 from tracker.ledger.forms import AssignProblemForm
 from tracker.ledger.models import STATUS_LABELS, TIER_LABELS, Category
 from tracker.org import queries as org_queries
@@ -96,6 +98,33 @@ def export(fmt):
 def show(number):
     problem = queries.get_problem_or_404(number, current_user)
     return render_problem(problem)
+
+
+@bp.route("/<number>/public-reply", methods=["POST"])
+def public_reply(number):
+    """The inspector writes (or takes down) the reply published to the complainant (答复意见)."""
+    problem = queries.get_problem_or_404(number, current_user)
+    policy.require(current_user, "problem.sign_off", problem)
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except ValidationError:
+        flash(_("表单已过期，请刷新后重试。"), "danger")
+        return redirect(url_for("ledger.show", number=problem.number))
+    try:
+        changed = ledger_services.set_public_reply(
+            problem, request.form.get("public_reply"), actor=current_user, expected_version=request.form.get("version")
+        )
+    except (Conflict, ValidationFailed) as failure:
+        db.session.rollback()
+        db.session.refresh(problem)
+        flash(failure.message, "warning" if isinstance(failure, Conflict) else "danger")
+        kept = {"public_reply": request.form["public_reply"]} if request.form.get("public_reply") else {}
+        return render_problem(problem, status=failure.status, kept=kept, errors=failure.fields)
+    db.session.commit()
+    if changed:
+        done = _("已保存答复意见，反映人凭查询码即可看到。") if problem.public_reply else _("已撤下答复意见。")
+        flash(done, "success")
+    return redirect(url_for("ledger.show", number=problem.number))
 
 
 def render_problem(problem, status=200, kept=None, errors=None):
