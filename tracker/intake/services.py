@@ -486,6 +486,9 @@ def record_values(clean: dict, *, source_row=None, batch_id=None, actor_id=None)
         "query_pin_enc": crypto.encrypt(new_query_pin()),
         "handling": Handling.NEW,
         "is_excluded": False,
+        # Bulk imports insert every column: the NOT NULL ones of the follow-up calls and the results page too.
+        "followup_tries": 0,
+        "is_public": False,
         "import_batch_id": batch_id,
         "created_by_id": actor_id,
         "created_at": now,
