@@ -165,7 +165,17 @@ def render_problem(problem, status=200, kept=None, errors=None):
         ).all(),
         alerts=open_alerts_for([problem.id]),
         alert_label=alert_label,
+        inspection_item=_inspection_item(problem),
     ), status
+
+
+def _inspection_item(problem):
+    """The problem's pending visit in an open batch, for those who may see batches only (covert)."""
+    if not policy.can(current_user, "inspection.view"):
+        return None
+    from tracker.oversight import services as oversight
+
+    return oversight.open_item_for(problem)
 
 
 def _assign_form(problem):
