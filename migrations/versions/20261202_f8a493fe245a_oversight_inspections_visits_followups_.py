@@ -138,6 +138,15 @@ def upgrade():
         batch_op.create_foreign_key(batch_op.f('fk_problems_approved_by_id_users'), 'users', ['approved_by_id'], ['id'])
 
     # ### end Alembic commands ###
+    # Follow-up calls (回访) for what ended before the upgrade: records of closed problems and
+    # explained records become due today (anonymous ones and ones with no phone are skipped);
+    # records excluded by an upheld appeal are not called.
+    op.execute(sa.text(
+        "UPDATE intake_records SET followup_tries = 0, followup_due_on = CURRENT_DATE, followup_state = CASE"
+        " WHEN is_anonymous THEN 'anonymous' WHEN complainant_phone_enc IS NULL THEN 'no_phone' ELSE 'due' END"
+        " WHERE followup_state IS NULL AND NOT is_excluded AND (handling = 'explained'"
+        " OR problem_id IN (SELECT id FROM problems WHERE status = 'closed'))"
+    ))
 
 
 def downgrade():
