@@ -162,3 +162,20 @@ def test_reply_text_is_escaped(app, client, world):
     publish(app, case)
     text = results(client)
     assert "<script>alert(1)</script>" not in text
+
+
+def test_counts_are_kept_for_a_while_outside_tests(app, client, world):
+    publish(app, marked_problem(app, world, unit="UA"))
+    app.config["PUBLIC_COUNTS_CACHE_SECONDS"] = 60
+    try:
+        first = counts_table(results(client))
+        marked_problem(app, world, unit="UB")
+        assert counts_table(results(client)) == first  # the same numbers within the minute
+        assert "乙单位" in counts_table(results(client, unit="UB"))  # another filter is its own entry
+    finally:
+        del app.config["PUBLIC_COUNTS_CACHE_SECONDS"]
+        with app.app_context():
+            from flask import current_app
+
+            current_app.extensions.pop("tracker_public_counts", None)
+    assert "乙单位" in counts_table(results(client))

@@ -3,7 +3,9 @@ and counts per unit. Read-only; grouped queries, never one query per unit or per
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from time import monotonic
 
+from flask import current_app
 from sqlalchemy import Date, and_, case, cast, func, select
 
 from tracker.core import clock
@@ -131,6 +133,24 @@ class UnitCounts:
 
 
 def unit_counts(flt: ResultsFilter) -> list[UnitCounts]:
+    """`count_per_unit`, kept for PUBLIC_COUNTS_CACHE_SECONDS (default 300; 0 when testing) per unit
+    filter and day: the page needs no login, and the grouped query reads every problem of the year."""
+    seconds = current_app.config.get("PUBLIC_COUNTS_CACHE_SECONDS", 0 if current_app.testing else 300)
+    if not seconds:
+        return count_per_unit(flt)
+    cache = current_app.extensions.setdefault("tracker_public_counts", {})
+    key, now = (flt.unit_code, clock.today()), monotonic()
+    hit = cache.get(key)
+    if hit is not None and now - hit[0] < seconds:
+        return hit[1]
+    rows = count_per_unit(flt)
+    if len(cache) > 1000:  # unit codes typed into the address bar: keep the cache small
+        cache.clear()
+    cache[key] = (now, rows)
+    return rows
+
+
+def count_per_unit(flt: ResultsFilter) -> list[UnitCounts]:
     """Per unit, for problems handed to it this year (withdrawn ones left out): received, closed,
     closed on time (the local sign-off date on or before the first deadline, extensions not
     counted), and satisfaction from this year's follow-up calls ((满意 + 基本满意) / reached).
