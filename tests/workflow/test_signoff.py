@@ -30,6 +30,19 @@ def _do(app, number, action, actor, **details):
         db.session.commit()
 
 
+def _visit(app, number, result, inspector):
+    """Record the verification visit of NUMBER (its batch was made when it was approved)."""
+    from tracker.oversight import services as oversight
+
+    with app.app_context():
+        item = oversight.open_item_for(_problem(number))
+        data = {"problem": number, "visited_on": clock.today(), "way": "现场查看", "findings": "已整改到位"}
+        oversight.record_visit(
+            item.batch, {**data, "result": result, "inspectors": [inspector]}, actor=_user("inspector")
+        )
+        db.session.commit()
+
+
 def _state(app, number):
     with app.app_context():
         problem = _problem(number)
@@ -238,10 +251,11 @@ def test_verification_records_who_closed_and_reopen_clears_it(app, make):
         problem = _problem(number)
         assert problem.status == "verifying" and problem.closed_at is None and problem.closed_by_id is None
     make.user("checker", "inspector", name="李核查")
-    _do(app, number, "verify_pass", "checker")
+    _visit(app, number, "pass", "checker")
     with app.app_context():
         problem = _problem(number)
-        assert problem.status == "closed" and problem.closed_by_id == _user("checker").id
+        # signed off by the approver; the covert visit only confirmed it
+        assert problem.status == "closed" and problem.closed_by_id == _user("inspector").id
     _do(app, number, "reopen", "inspector", reason="回访不满意")
     with app.app_context():
         problem = _problem(number)

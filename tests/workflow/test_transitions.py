@@ -40,7 +40,10 @@ def expected(state, action, role):
     from tracker.access.policy import ROLE_PERMISSIONS, Role
 
     role_name = {"unit": "unit"}.get(role, role)
-    return "ok" if transition.permission in ROLE_PERMISSIONS[Role(role_name)] else 403
+    if transition.permission not in ROLE_PERMISSIONS[Role(role_name)]:
+        return 403
+    # A verification's result is recorded as a re-inspection visit, never taken as an action.
+    return 422 if transition.by_visit else "ok"
 
 
 def put_in_state(app, make, state):

@@ -276,7 +276,17 @@ def transition(number):
         raise ValidationFailed("请给出操作（action）。", {"action": "必填。"})
     if not isinstance(version, int):
         raise ValidationFailed("请给出所见的版本号（version，整数）。", {"version": "必填，整数。"})
-    details = {k: v for k, v in data.items() if k not in ("actor", "expected_version", "problem")}
+    details = {k: v for k, v in data.items() if k not in ("actor", "expected_version", "problem", "visit")}
+    step = workflow.TRANSITIONS.get((problem.status, action))
+    if step is not None and step.by_visit and policy.can(user, step.permission, problem):
+        from tracker.oversight import services as oversight
+
+        item = oversight.open_item_for(problem)
+        where = f"/api/v1/inspections/{item.batch_id}/visits" if item else "/api/v1/inspections/<id>/visits"
+        raise ValidationFailed(
+            f"核查结果不再直接设置：请登记暗访复查结果（POST {where}，result 为 pass 或 fail）。",
+            {"action": f"请在 {where} 登记复查情况。"},
+        )
     workflow.apply(problem, action, actor=user, expected_version=version, **details)
     db.session.commit()
     return jsonify(problem_view(problem, user, with_records=True))

@@ -229,6 +229,24 @@ FIELD_LABELS = {
     "max": _l("评价等级不高于"),
     "urgency_min": _l("紧迫度不低于"),
     "difficulty_min": _l("难易度不低于"),
+    # covert re-inspection
+    "relapse_count": _l("反弹次数"),
+    "method": _l("抽查方式"),
+    "filter": _l("筛选条件"),
+    "closed_from": _l("销号日期起"),
+    "closed_to": _l("销号日期止"),
+    "population": _l("符合条件的问题数"),
+    "sample_size": _l("抽取数量"),
+    "sample_percent": _l("抽取比例（%）"),
+    "seed": _l("随机种子"),
+    "inspector_ids": _l("检查人员"),
+    "per_problem": _l("每个问题检查人数"),
+    "double_random": _l("双随机"),
+    "visited_on": _l("复查日期"),
+    "way": _l("复查方式"),
+    "relapse": _l("反弹"),
+    "photos": _l("照片（张）"),
+    "fail": _l("未通过（件）"),
     # settings
     "due_soon_days": _l("临期提醒（剩余工作日）"),
     "ladder": _l("督促阶梯（逾期工作日）"),
@@ -263,7 +281,7 @@ CONTEXT_FIELD_LABELS = {
 }
 
 # Fields a reader has no use for (row ids of things the timeline shows by themselves).
-HIDDEN_FIELDS = {"note_id", "evidence_id"}
+HIDDEN_FIELDS = {"note_id", "evidence_id", "via"}
 
 SETTING_LABELS = {"alerts": _l("预警与督促阈值"), "schedules": _l("定时任务"), "mail": _l("邮件设置")}
 

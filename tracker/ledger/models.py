@@ -124,6 +124,8 @@ class Problem(TimestampMixin, VersionedMixin, db.Model):
         # The counts bar groups by tier and status, for everything or for a unit subtree.
         db.Index("ix_problems_tier_status", "tier", "status"),
         db.Index("ix_problems_unit_tier_status", "unit_id", "tier", "status"),
+        # Re-inspection batches filter on the closing period (销号日期).
+        db.Index("ix_problems_closed_at", "closed_at"),
         # The deadline scan reads only problems being worked on: partial indexes keep its cost with
         # the due items, however many closed problems the ledger holds.
         db.Index(

@@ -5,6 +5,7 @@ import hashlib
 import re
 import secrets
 import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
 
 import filetype
@@ -220,14 +221,19 @@ def evidence_filename(name: str, content_type: str) -> str:
     return f"{stem[: 199 - len(extensions[0])]}.{extensions[0]}"
 
 
-def store_evidence(problem, stream, filename, *, actor):
-    """Save an uploaded file for PROBLEM: read in chunks (never whole into memory), refused when
-    empty, over the size limit, or not an allowed type judged from its content (not its name).
-    Raises ValidationFailed, Forbidden, NotFound."""
-    policy.require(actor, "problem.evidence", problem)
-    _require_state(problem, ("in_progress",), "签收后、申请销号前才能上传佐证材料。")
+@dataclass(frozen=True)
+class SavedUpload:
+    stored_name: str
+    content_type: str
+    size: int
+    sha256: str
+
+
+def save_upload(stream, folder: Path) -> SavedUpload:
+    """Write an uploaded file into FOLDER under a random name: read in chunks (never whole into
+    memory), refused when empty, over EVIDENCE_MAX_BYTES, or not one of EVIDENCE_TYPES judged from
+    its content (not its name); nothing stays on disk then. Raises ValidationFailed."""
     limit = current_app.config["EVIDENCE_MAX_BYTES"]
-    folder = Path(current_app.config["STORAGE_DIR"]) / "evidence"
     folder.mkdir(parents=True, exist_ok=True)
     stored_name = secrets.token_hex(16)
     target = folder / stored_name
@@ -253,14 +259,24 @@ def store_evidence(problem, stream, filename, *, actor):
     except BaseException:
         target.unlink(missing_ok=True)
         raise
+    return SavedUpload(stored_name, kind.mime, size, digest.hexdigest())
+
+
+def store_evidence(problem, stream, filename, *, actor):
+    """Save an uploaded file for PROBLEM (the checks of save_upload).
+    Raises ValidationFailed, Forbidden, NotFound."""
+    policy.require(actor, "problem.evidence", problem)
+    _require_state(problem, ("in_progress",), "签收后、申请销号前才能上传佐证材料。")
+    saved = save_upload(stream, Path(current_app.config["STORAGE_DIR"]) / "evidence")
+    size = saved.size
     item = Evidence(
         problem_id=problem.id,
         uploaded_by_id=actor.id,
-        filename=evidence_filename(filename, kind.mime),
-        stored_name=stored_name,
-        content_type=kind.mime,
+        filename=evidence_filename(filename, saved.content_type),
+        stored_name=saved.stored_name,
+        content_type=saved.content_type,
         size=size,
-        sha256=digest.hexdigest(),
+        sha256=saved.sha256,
         created_at=clock.now(),
     )
     _add_child(problem, item, "evidence")

@@ -38,6 +38,18 @@ class Transition:
     permission: str
     required: tuple = ()
     label: str = ""
+    # Taken only by recording a re-inspection visit (oversight.record_visit), never from a button.
+    by_visit: bool = False
+
+
+@dataclass(frozen=True)
+class VisitContext:
+    """Given by oversight.record_visit to apply(): the transition is a visit's result. The timeline
+    then names the inspection group, not the visitors; a reopen counts a relapse (反弹)."""
+
+    item_id: int
+    result: str
+    relapse: bool = False
 
 
 # (state, action) → where it goes, who may do it, what must be given. `approve` goes to `verifying`
@@ -52,11 +64,14 @@ TRANSITIONS: dict[tuple[str, str], Transition] = {
     (Status.IN_PROGRESS, "submit"): Transition(Status.SUBMITTED, "problem.submit", ("report",), "申请销号"),
     (Status.SUBMITTED, "approve"): Transition(Status.CLOSED, "problem.sign_off", ("opinion",), "审核通过"),
     (Status.SUBMITTED, "reject"): Transition(Status.IN_PROGRESS, "problem.sign_off", ("reason",), "退回重改"),
-    (Status.VERIFYING, "verify_pass"): Transition(Status.CLOSED, "problem.verify", (), "核查通过"),
-    (Status.VERIFYING, "verify_fail"): Transition(Status.IN_PROGRESS, "problem.verify", ("reason",), "核查未通过"),
+    (Status.VERIFYING, "verify_pass"): Transition(Status.CLOSED, "problem.verify", (), "核查通过", by_visit=True),
+    (Status.VERIFYING, "verify_fail"): Transition(
+        Status.IN_PROGRESS, "problem.verify", ("reason",), "核查未通过", by_visit=True
+    ),
     (Status.CLOSED, "reopen"): Transition(Status.IN_PROGRESS, "problem.reopen", ("reason",), "重新办理"),
 }
 ACTION_LABELS = {action: t.label for (_state, action), t in TRANSITIONS.items()}
+VISIT_ACTIONS = frozenset(action for (_state, action), t in TRANSITIONS.items() if t.by_visit)
 
 # Sent by apply() after every transition, in the same transaction (sender: the problem; keywords
 # action, actor, before: the state it left). Rooms that follow the workflow (oversight: verification
@@ -68,17 +83,21 @@ WITHDRAW_REASONS = ("不属实", "重复", "不予受理")
 
 
 def allowed_actions(problem: Problem, user) -> list[str]:
-    """The actions USER may take on PROBLEM now (for showing buttons; apply() checks again)."""
+    """The actions USER may take on PROBLEM now (for showing buttons; apply() checks again).
+    A verification's result is recorded as a visit, never by a button."""
     return [
         action
         for (state, action), t in TRANSITIONS.items()
-        if state == problem.status and policy.can(user, t.permission, problem)
+        if state == problem.status and not t.by_visit and policy.can(user, t.permission, problem)
     ]
 
 
-def apply(problem: Problem, action: str, *, actor, expected_version=None, **details) -> Problem:
-    """Take ACTION on PROBLEM. Raises InvalidTransition (wrong state), NotFound (another unit's
-    problem), Forbidden (wrong role), Conflict (stale version), ValidationFailed (bad details)."""
+def apply(problem: Problem, action: str, *, actor, expected_version=None, visit=None, **details) -> Problem:
+    """Take ACTION on PROBLEM. VISIT (a VisitContext) says that a re-inspection visit's result
+    causes it: the only way to take a by_visit action. Raises InvalidTransition (wrong state),
+    NotFound (another unit's problem), Forbidden (wrong role), Conflict (stale version),
+    ValidationFailed (bad details, or a by_visit action without a visit)."""
+    visit = visit if isinstance(visit, VisitContext) else None  # never from a form or a JSON body
     transition = TRANSITIONS.get((problem.status, action))
     if transition is None:
         known = {a for (_s, a) in TRANSITIONS}
@@ -87,6 +106,10 @@ def apply(problem: Problem, action: str, *, actor, expected_version=None, **deta
         policy.require(actor, "problem.view", problem)
         raise InvalidTransition(_("问题当前状态为“%(s)s”，不能执行“%(a)s”。", s=_(problem.status_label), a=action))
     policy.require(actor, transition.permission, problem)
+    if transition.by_visit and visit is None:
+        raise ValidationFailed(
+            _("核查结果须在暗访复查中登记：请到该问题所在的复查批次登记复查情况。"), {"action": _("请登记复查情况。")}
+        )
     if expected_version is None:
         raise ValidationFailed(_("缺少版本号（version）。"), {"version": _("缺少版本号。")})
     check_version(problem, expected_version)
@@ -94,6 +117,7 @@ def apply(problem: Problem, action: str, *, actor, expected_version=None, **deta
     if "reason" in transition.required and not reason:
         raise ValidationFailed(_("请填写理由。"), {"reason": _("请填写理由。")})
     details["reason"] = reason
+    details["visit"] = visit
     before = {"status": problem.status, **EFFECT_STATE.get(action, lambda p: {})(problem)}
     after = EFFECTS[action](problem, actor, details) if action in EFFECTS else {}
     problem.status = after.pop("status", None) or transition.to
@@ -105,6 +129,8 @@ def apply(problem: Problem, action: str, *, actor, expected_version=None, **deta
         raise Conflict(_("该问题刚被他人修改，请刷新后重试；您填写的内容保留在下方。")) from None
     # The transition that ends an alert's condition ends the alert, in the same transaction.
     alert_scan.resolve_ended([problem.id])
+    if visit is not None:
+        after["via"] = "inspection"  # the timeline names the inspection group, not the visitors
     audit.record(
         actor,
         f"problem.{action}",
@@ -359,6 +385,7 @@ def _approve(problem, actor, details):
     if not opinion:
         raise ValidationFailed(_("请填写审核意见。"), {"opinion": _("请填写审核意见（审核通过的理由）。")})
     problem.review_opinion = opinion
+    problem.approved_by_id = getattr(actor, "id", None)
     details["reason"] = opinion  # the timeline and the audit log show it as the event's note
     verify = problem.tier == Tier.RED or problem.needs_verification
     if not verify:
@@ -372,7 +399,10 @@ def _reject(problem, actor, details):
 
 
 def _verify_pass(problem, actor, details):
-    problem.closed_at, problem.closed_by_id = clock.now(), getattr(actor, "id", None)
+    # Signed off by whoever approved it; the covert visit only confirmed the result (the unit sees
+    # who signed off, never who visited).
+    problem.closed_at = clock.now()
+    problem.closed_by_id = problem.approved_by_id or problem.inspector_id
     return {}
 
 
@@ -383,9 +413,13 @@ def _verify_fail(problem, actor, details):
 
 
 def _reopen(problem, actor, details):
-    problem.reopen_count += 1
     problem.closed_at = problem.closed_by_id = None
     problem.needs_verification = True
+    visit = details.get("visit")
+    if visit is not None and visit.relapse:  # a re-inspection found a closed problem back (反弹)
+        problem.relapse_count += 1
+        return {"relapse_count": problem.relapse_count}
+    problem.reopen_count += 1
     return {"reopen_count": problem.reopen_count}
 
 
