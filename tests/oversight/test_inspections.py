@@ -263,7 +263,9 @@ def test_each_bad_plan_names_its_field(app_ctx, ledger, data, field):
     with pytest.raises(ValidationFailed) as failure:
         services.create_batch(data, actor=_user("inspector"))
     assert field in failure.value.fields, failure.value.fields
-    assert all(any("\u4e00" <= c <= "\u9fff" for c in m) for m in [failure.value.message, *failure.value.fields.values()])
+    assert all(
+        any("\u4e00" <= c <= "\u9fff" for c in m) for m in [failure.value.message, *failure.value.fields.values()]
+    )
 
 
 def test_only_inspectors_make_batches(app_ctx, ledger):
@@ -423,7 +425,10 @@ def test_a_bad_visit_names_its_field_and_records_nothing(closed_batch, extra, fi
     assert field in failure.value.fields, failure.value.fields
     item = db.session.scalars(select(InspectionItem).where(InspectionItem.batch_id == batch.id)).first()
     assert item.result == "pending" and _problem(number).version == version
-    assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action.like("inspection.v%"))) == 0
+    assert (
+        db.session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action.like("inspection.v%")))
+        == 0
+    )
 
 
 def test_a_stale_item_version_is_a_conflict_and_nothing_changes(closed_batch):
@@ -439,7 +444,9 @@ def test_a_failed_visit_on_a_submitted_problem_sends_it_back_as_rework(app_ctx, 
     _do(number, "accept", "unitb")
     ledger_services.waive_evidence(_problem(number), actor=_user("inspector"), reason="测试")
     _do(number, "submit", "unitb", report="<p>已整改</p>")
-    batch = services.create_batch({"method": "targeted", "problems": [number], "inspectors": ["insp3"]}, actor=_user("inspector"))
+    batch = services.create_batch(
+        {"method": "targeted", "problems": [number], "inspectors": ["insp3"]}, actor=_user("inspector")
+    )
     _visit(batch, number, "fail")
     problem = _problem(number)
     assert (problem.status, problem.rework_count, problem.relapse_count) == ("in_progress", 1, 0)
@@ -448,7 +455,9 @@ def test_a_failed_visit_on_a_submitted_problem_sends_it_back_as_rework(app_ctx, 
 def test_a_failed_visit_on_a_problem_in_progress_puts_the_findings_on_its_timeline(app_ctx, ledger):
     number = ledger["UB"][0]
     _do(number, "accept", "unitb")
-    batch = services.create_batch({"method": "targeted", "problems": [number], "inspectors": ["insp3"]}, actor=_user("inspector"))
+    batch = services.create_batch(
+        {"method": "targeted", "problems": [number], "inspectors": ["insp3"]}, actor=_user("inspector")
+    )
     _visit(batch, number, "fail")
     assert _problem(number).status == "in_progress"
     event = db.session.scalars(
@@ -632,7 +641,8 @@ def test_the_batch_audit_reads_in_words(app_ctx, ledger):
     from tracker.audit import queries as audit_queries
 
     batch = services.create_batch(
-        {"method": "random", "sample_size": 2, "seed": 77, "double_random": True, "per_problem": 1}, actor=_user("inspector")
+        {"method": "random", "sample_size": 2, "seed": 77, "double_random": True, "per_problem": 1},
+        actor=_user("inspector"),
     )
     [view] = audit_queries.describe(audit_queries.events_of("inspection_batch", batch.number), viewer=None)
     text = "\n".join(view.lines)
