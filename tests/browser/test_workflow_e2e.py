@@ -33,7 +33,10 @@ def act(page, name, text=None):
 
 
 def test_a_red_problem_from_assignment_to_sign_off(browser, live_app, live_server, screenshots, tmp_path):
-    number = Factory(live_app).problem(title="小区燃气管道漏气", body="小区燃气管道锈蚀漏气，存在安全隐患。")
+    make = Factory(live_app)
+    number = make.problem(title="小区燃气管道漏气", body="小区燃气管道锈蚀漏气，存在安全隐患。")
+    # The approver must stand aside from the re-inspection (回避): a second inspector visits.
+    make.user("inspector2", "inspector", name="复查员乙")
     photo = tmp_path / "现场照片.png"
     photo.write_bytes(PNG)
     inspector = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN").new_page()
@@ -86,7 +89,16 @@ def test_a_red_problem_from_assignment_to_sign_off(browser, live_app, live_serve
     open_problem(inspector, live_server, number)
     act(inspector, "审核通过", "检测报告齐全，整改到位")
     assert "待核查" in inspector.locator(".problem-head").inner_text()  # red: covert re-inspection first
-    act(inspector, "核查通过")
+    # Verification is a visit in the targeted batch made on approval, recorded from the problem page.
+    inspector.get_by_role("link", name="记录暗访结果").click()
+    inspector.wait_for_selector("#fail-warning")
+    inspector.get_by_label("暗访方式").select_option("现场查看")
+    inspector.locator("select[name=inspectors]").select_option(label="复查员乙")
+    inspector.get_by_label("发现问题").fill("管段已更换，现场无异味。")
+    inspector.get_by_label("通过", exact=True).check()
+    inspector.get_by_role("button", name="保存暗访结果").click()
+    inspector.wait_for_load_state()
+    open_problem(inspector, live_server, number)
     head = inspector.locator(".problem-head").inner_text()
     assert "已销号" in head and re.search(r"返工/重办\s*1 / 0", head)
     timeline = inspector.locator("#timeline").inner_text()
