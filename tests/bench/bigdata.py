@@ -1,0 +1,700 @@
+"""A fast generator of a realistic ledger at scale, for the benchmarks (and `demo seed`).
+
+    from tests.bench import bigdata
+    with app.app_context():
+        demo.seed(7); db.session.commit()        # the demo organisation: units, users
+        bigdata.ensure_inspectors(8)              # optional: a pool for 双随机 draws
+        figures = bigdata.fill(1_000_000)         # N problems, 3N intake records, their follow-ups
+
+`fill` works set-based inside the database: every row is computed by one INSERT ... SELECT over a
+numbers source (generate_series on PostgreSQL, a recursive CTE on SQLite) with integer hashing, so
+that the same N and seed give the same ledger on both backends and no row passes through Python.
+Secondary (non-unique) indexes of the three big tables are dropped for the load and rebuilt after
+it, in the same transaction (a failed load leaves the database as it was).
+
+What the data looks like (all shares approximate):
+  * problems over the demo units below the top level, their owners and leaders; 70 % closed (closed_at
+    spread over the last year, after a rectification of a few days to a few weeks), 2 % withdrawn, the
+    rest open: new 4 %, assigned 3 %, in_progress 13 %, submitted 4 %, verifying 4 %; tiers red 15 %,
+    yellow 55 %, blue 30 %; deadlines from the tier (5 / 14 / 42 days after assignment); inspector_id,
+    approved_by_id (another inspector when there are two or more) and closed_by_id from the inspectors;
+    titles and bodies from ../shared/data/complaints_zh.csv (real public complaints) when present, its
+    replies as the published reply (public_reply) of closed problems;
+  * 3 intake records per problem (the same complaint received through several channels), with unique
+    tracking codes in the real format (10 letters of TRACKING_ALPHABET) and encrypted query PINs
+    (a few hundred distinct PINs, encrypted once and reused); 25 % anonymous, the others with an
+    encrypted name and (92 %) phone; 10 % of the third records were explained (已解释说明) instead
+    of joining the problem;
+  * follow-ups (回访) for records of closed problems and explained records: anonymous / no_phone when
+    there is no one to call; due when closed in the last 14 days; of the older ones 86 % done (one
+    FollowUp row: 满意 62 %, 基本满意 26 %, 不满意 12 %), 4 % unreachable after three tries, 10 %
+    still due (a backlog); 10 % of the closed problems' records are published (is_public).
+The tracking code and PIN of any record are known from the database: `sample_credentials(n)`.
+"""
+
+import csv
+import random
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+COMPLAINTS = Path(__file__).resolve().parents[3] / "shared" / "data" / "complaints_zh.csv"
+P = 2147483647  # 2^31 - 1: squares of residues stay below 2^63 (no overflow to REAL on SQLite)
+CODE_SPACE = 31**10
+CODE_STEP = 2305843009  # coprime with 31: i -> (i * STEP + offset) mod 31^10 is one-to-one
+PIN_COUNT = 300
+PEOPLE_COUNT = 400
+
+# (share in thousandths, status)
+STATUS_SHARES = [
+    (700, "closed"),
+    (20, "withdrawn"),
+    (40, "new"),
+    (30, "assigned"),
+    (130, "in_progress"),
+    (40, "submitted"),
+    (40, "verifying"),
+]
+CHANNEL_SHARES = [
+    (45, "12345 热线"),
+    (10, "政务服务网 PC 端"),
+    (10, "政务服务 APP"),
+    (5, "短信"),
+    (10, "网络问政"),
+    (10, "现场/窗口"),
+    (5, "来信来访"),
+    (5, "评价器"),
+]
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢"
+GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚华建国红梅志海燕文博晓东宇航欣怡子涵"
+INSPECTOR_NAMES = ["赵督查", "钱督查", "孙督查", "周督查", "吴督查", "郑督查", "冯督查", "陈督查", "褚督查", "卫督查"]
+
+
+def log(message):
+    print(message, flush=True)
+
+
+# ---- texts ----------------------------------------------------------------------------------------
+
+
+def load_texts(path: Path = COMPLAINTS) -> list[tuple[str, str, str | None, str | None]]:
+    """[(title, body, category, reply)]: the real complaints when the file is there, else a few
+    hundred made from the demo titles. Categories are the ledger's (DEFAULT_CATEGORIES)."""
+    from tracker.ledger.models import DEFAULT_CATEGORIES
+
+    rows = []
+    if path.is_file():
+        with open(path, encoding="utf-8", newline="") as fh:
+            for n, row in enumerate(csv.DictReader(fh)):
+                title, body = (row.get("title") or "").strip(), (row.get("body") or "").strip()
+                if not title or not body:
+                    continue
+                category = row.get("category") or ""
+                if category not in DEFAULT_CATEGORIES:
+                    category = DEFAULT_CATEGORIES[n % len(DEFAULT_CATEGORIES)]
+                rows.append((title[:200], body, category, (row.get("reply") or "").strip() or None))
+    if not rows:
+        from tracker.demo.services import TITLES
+
+        rng = random.Random(11)
+        for n in range(400):
+            title, category = TITLES[n % len(TITLES)]
+            body = f"{title}，{rng.choice(['上周', '本月初', '昨天'])}已经反映过{rng.randint(2, 9)}次，请尽快处理。"
+            rows.append((title, body, category, "经核实，已督促相关单位整改到位。" if n % 3 else None))
+    return rows
+
+
+# ---- SQL pieces per dialect -----------------------------------------------------------------------
+
+
+class _Sql:
+    """The few expressions that differ between PostgreSQL and SQLite."""
+
+    def __init__(self, dialect: str, now: datetime, today):
+        self.pg = dialect == "postgresql"
+        self.now = now.astimezone(UTC)
+        self.today = today
+        # Keeps the planner from inlining a subquery's expressions into every reference to them
+        # (each hashed column is then computed once per row).
+        self.fence = " OFFSET 0" if self.pg else " LIMIT -1 OFFSET 0"
+
+    def numbers(self, n: int) -> str:
+        """A subquery (no alias) with one column j = 0 .. n-1."""
+        if self.pg:
+            return f"(SELECT generate_series(0::bigint, {n - 1}::bigint) AS j)"
+        return f"(WITH RECURSIVE s(j) AS (SELECT 0 UNION ALL SELECT j + 1 FROM s WHERE j < {n - 1}) SELECT j FROM s)"
+
+    def now_param(self):
+        return self.now if self.pg else self.now.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    def ts_before_now(self, seconds: str) -> str:
+        """The timestamp SECONDS (an integer expression) before :now."""
+        if self.pg:
+            return f"(CAST(:now AS timestamptz) - ({seconds}) * INTERVAL '1 second')"
+        return f"(datetime(:now, (-({seconds})) || ' seconds') || '.000000')"
+
+    def ts_plus(self, column: str, seconds: str) -> str:
+        if self.pg:
+            return f"({column} + ({seconds}) * INTERVAL '1 second')"
+        return f"(datetime({column}, ({seconds}) || ' seconds') || '.000000')"
+
+    def day_from_today(self, days: str) -> str:
+        """The date DAYS (an integer expression, may be negative) from :today."""
+        if self.pg:
+            return f"(CAST(:today AS date) + CAST({days} AS integer))"
+        return f"date(:today, ({days}) || ' days')"
+
+    def date_plus(self, column: str, days: str) -> str:
+        """The (UTC) date of timestamp COLUMN plus DAYS."""
+        if self.pg:
+            return f"(CAST({column} AS date) + CAST({days} AS integer))"
+        return f"date({column}, ({days}) || ' days')"
+
+    def ts_of_date(self, column: str, seconds: str) -> str:
+        """Midnight UTC of date COLUMN plus SECONDS."""
+        if self.pg:
+            return f"(CAST({column} AS timestamp) AT TIME ZONE 'UTC' + ({seconds}) * INTERVAL '1 second')"
+        return f"(datetime({column}, ({seconds}) || ' seconds') || '.000000')"
+
+    def text(self, expr: str) -> str:
+        return f"CAST({expr} AS TEXT)"
+
+    def pad6(self, expr: str) -> str:
+        expr = f"({expr})"
+        if self.pg:
+            return f"(CASE WHEN {expr} < 1000000 THEN lpad(CAST({expr} AS TEXT), 6, '0') ELSE CAST({expr} AS TEXT) END)"
+        return f"(CASE WHEN {expr} < 1000000 THEN substr('000000' || {expr}, -6) ELSE CAST({expr} AS TEXT) END)"
+
+    def true(self) -> str:
+        return "TRUE" if self.pg else "1"
+
+    def false(self) -> str:
+        return "FALSE" if self.pg else "0"
+
+
+def _hashed(source: str, key: str, count: int, seed: int, fence: str = "") -> str:
+    """SOURCE (a FROM item) with columns r1 .. rCOUNT added: independent pseudo-random integers in
+    [0, 2^31-1) computed from the integer column KEY and SEED (two rounds of squaring mod P)."""
+    a = ", ".join(
+        f"(CAST({key} AS BIGINT) * 1103515245 + {(seed * 7919 + s * 104729) % P}) % {P} AS a{s}"
+        for s in range(1, count + 1)
+    )
+    b = ", ".join(f"(a{s} * a{s} + {s * 31 + seed}) % {P} AS b{s}" for s in range(1, count + 1))
+    r = ", ".join(f"((b{s} * 48271) % {P} * ((b{s} * 48271) % {P})) % {P} AS r{s}" for s in range(1, count + 1))
+    return f"(SELECT l2.*, {r} FROM (SELECT l1.*, {b} FROM (SELECT src.*, {a} FROM {source} src{fence}) l1{fence}) l2{fence})"
+
+
+def _shares(expr: str, shares: list[tuple[int, str]], total: int) -> str:
+    """CASE mapping EXPR % TOTAL onto the labels by their shares."""
+    parts, upto = [], 0
+    for share, label in shares[:-1]:
+        upto += share
+        parts.append(f"WHEN ({expr}) % {total} < {upto} THEN '{label}'")
+    return f"(CASE {' '.join(parts)} ELSE '{shares[-1][1]}' END)"
+
+
+def tracking_code_sql(key: str, offset: int) -> str:
+    """The tracking code of record KEY: base 31 of (KEY * STEP + OFFSET) mod 31^10, ten letters."""
+    from tracker.intake.services import TRACKING_ALPHABET
+
+    x = f"((({key}) * {CODE_STEP} + {offset}) % {CODE_SPACE})"
+    digits = [f"substr('{TRACKING_ALPHABET}', CAST(({x} / {31**k}) % 31 AS INTEGER) + 1, 1)" for k in range(9, -1, -1)]
+    return "(" + " || ".join(digits) + ")"
+
+
+def tracking_code(key: int, offset: int) -> str:
+    """The same in Python (for checks)."""
+    from tracker.intake.services import TRACKING_ALPHABET
+
+    x = (key * CODE_STEP + offset) % CODE_SPACE
+    return "".join(TRACKING_ALPHABET[(x // 31**k) % 31] for k in range(9, -1, -1))
+
+
+# ---- helpers around the load ----------------------------------------------------------------------
+
+
+def ensure_inspectors(count: int) -> list[int]:
+    """At least COUNT active inspectors (extra ones 督查员 named 赵督查 ...), for 双随机 pools; returns their ids."""
+    from sqlalchemy import select
+
+    from tracker.access.policy import Role
+    from tracker.auth import services as user_services
+    from tracker.auth.models import User
+    from tracker.extensions import db
+
+    have = db.session.scalars(select(User).where(User.role == Role.INSPECTOR, User.is_active.is_(True))).all()
+    taken = set(db.session.scalars(select(User.username)).all())
+    n = 0
+    while len(have) < count:
+        n += 1
+        username = f"ducha{n:02d}"
+        if username in taken:
+            continue
+        name = INSPECTOR_NAMES[(n - 1) % len(INSPECTOR_NAMES)] + ("" if n <= len(INSPECTOR_NAMES) else str(n))
+        user, _pw = user_services.create_user(
+            {"username": username, "name": name, "role": Role.INSPECTOR, "email": f"{username}@demo.gov.cn"},
+            actor=None,
+        )
+        user.must_change_password = False
+        have.append(user)
+    db.session.commit()
+    return [u.id for u in have]
+
+
+def _secondary_indexes(conn, pg: bool, tables: list[str]) -> list[tuple[str, str]]:
+    """[(name, CREATE INDEX ...)] of the non-unique indexes of TABLES, as the database holds them."""
+    import sqlalchemy as sa
+
+    if pg:
+        rows = conn.execute(
+            sa.text(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+                "AND tablename = ANY(:t) AND indexdef NOT LIKE 'CREATE UNIQUE%'"
+            ),
+            {"t": tables},
+        ).all()
+    else:
+        marks = ", ".join(f"'{t}'" for t in tables)
+        rows = conn.execute(
+            sa.text(
+                f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name IN ({marks}) "
+                "AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%'"
+            )
+        ).all()
+    return [(r[0], r[1]) for r in rows]
+
+
+def _small_tables(conn, sql: _Sql, texts, units, inspectors, leaders, pins, people) -> None:
+    import sqlalchemy as sa
+
+    temp = "TEMPORARY"
+    specs = {
+        "bench_texts": ("k INTEGER PRIMARY KEY, title TEXT, body TEXT, category TEXT, reply TEXT", texts),
+        "bench_units": ("k INTEGER PRIMARY KEY, unit_id INTEGER, owner_id INTEGER", units),
+        "bench_insp": ("k INTEGER PRIMARY KEY, user_id INTEGER", inspectors),
+        "bench_leaders": ("k INTEGER PRIMARY KEY, user_id INTEGER", leaders),
+        "bench_pins": ("k INTEGER PRIMARY KEY, enc TEXT", pins),
+        "bench_people": (
+            "k INTEGER PRIMARY KEY, name_enc TEXT, phone_enc TEXT, name_mask TEXT, phone_mask TEXT",
+            people,
+        ),
+    }
+    for name, (columns, rows) in specs.items():
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
+        conn.exec_driver_sql(f"CREATE {temp} TABLE {name} ({columns})")
+        width = len(rows[0]) + 1 if rows else 1
+        if rows:
+            marks = ", ".join(f":c{c}" for c in range(width))
+            conn.execute(
+                sa.text(f"INSERT INTO {name} VALUES ({marks})"),
+                [{f"c{c}": v for c, v in enumerate((k, *row))} for k, row in enumerate(rows)],
+            )
+        if sql.pg:
+            conn.exec_driver_sql(f"ANALYZE {name}")
+
+
+# ---- the load -------------------------------------------------------------------------------------
+
+
+def fill(
+    problems: int,
+    *,
+    seed: int = 7,
+    records_per_problem: int = 3,
+    texts_path: Path = COMPLAINTS,
+    drop_indexes: bool = True,
+    quiet: bool = False,
+) -> dict:
+    """Add PROBLEMS problems with RECORDS_PER_PROBLEM (1..3) intake records each, and the follow-up
+    calls already made, to the database of the current app context (which must hold the demo
+    organisation: units below the top level, at least one inspector). Commits. Returns figures:
+    {problems, intake_records, followups, seconds, rate (problems/s), steps: {name: seconds},
+    first_problem_id, first_record_id, code_offset}."""
+    import sqlalchemy as sa
+
+    from tracker.access.policy import Role
+    from tracker.auth.models import User
+    from tracker.core import clock, crypto, sequences
+    from tracker.extensions import db
+    from tracker.intake.models import IntakeRecord
+    from tracker.ledger.models import Problem
+    from tracker.org.models import Unit
+    from tracker.oversight.models import FollowUp
+
+    if not 1 <= records_per_problem <= 3:
+        raise ValueError("records_per_problem is 1, 2 or 3")
+    say = (lambda m: None) if quiet else log
+    started = time.perf_counter()
+    steps = {}
+    session = db.session
+    rng = random.Random(seed)
+    units = session.execute(sa.select(Unit.id).where(Unit.parent_id.is_not(None)).order_by(Unit.id)).scalars().all()
+    if not units:
+        raise ValueError("create the organisation first (tracker.demo.services.seed)")
+    owners = dict(
+        session.execute(sa.select(User.unit_id, User.id).where(User.role == Role.UNIT).order_by(User.id)).all()
+    )
+    inspectors = session.scalars(sa.select(User.id).where(User.role == Role.INSPECTOR).order_by(User.id)).all()
+    if not inspectors:
+        raise ValueError("no inspector: create the organisation first (tracker.demo.services.seed)")
+    leaders = session.scalars(sa.select(User.id).where(User.role == Role.LEADER).order_by(User.id)).all()
+    year = clock.today().year
+    first_seq = sequences.reserve("problem", year, problems)
+    first_pid = (session.scalar(sa.select(sa.func.max(Problem.id))) or 0) + 1
+    first_rid = (session.scalar(sa.select(sa.func.max(IntakeRecord.id))) or 0) + 1
+    first_fid = (session.scalar(sa.select(sa.func.max(FollowUp.id))) or 0) + 1
+    session.commit()  # the numbers are reserved whatever happens next
+    code_offset = rng.randrange(CODE_SPACE)
+    texts = load_texts(texts_path)
+    pins = [crypto.encrypt(f"{rng.randrange(10**6):06d}") for _ in range(PIN_COUNT)]
+    people = []
+    for _ in range(PEOPLE_COUNT):
+        name = rng.choice(SURNAMES) + "".join(rng.choices(GIVEN, k=rng.randint(1, 2)))
+        phone = "1" + rng.choice("3456789") + "".join(rng.choices("0123456789", k=9))
+        people.append((crypto.encrypt(name), crypto.encrypt(phone), crypto.mask_name(name), crypto.mask_phone(phone)))
+    steps["prepare"] = time.perf_counter() - started
+    session.remove()
+
+    engine = db.engine
+    sql = _Sql(engine.dialect.name, clock.now(), clock.today())
+    params = {"now": sql.now_param(), "today": sql.today.isoformat()}
+    nt, nu, ni, nl = len(texts), len(units), len(inspectors), max(1, len(leaders))
+    last_pid = first_pid + problems - 1
+    n_records = problems * records_per_problem
+    tables = ["problems", "intake_records", "followups"]
+    with engine.connect() as conn:
+        if not sql.pg:
+            conn.exec_driver_sql("PRAGMA synchronous = OFF")
+            conn.exec_driver_sql("PRAGMA journal_mode = MEMORY")
+            conn.exec_driver_sql("PRAGMA cache_size = -1000000")
+            conn.exec_driver_sql("PRAGMA temp_store = MEMORY")
+        conn.commit()
+        try:
+            with conn.begin():
+                if sql.pg:
+                    conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+                    conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '1GB'")
+                    conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
+                    conn.exec_driver_sql("SET LOCAL TimeZone = 'UTC'")
+                    conn.exec_driver_sql("SET LOCAL jit = off")
+                    # Foreign keys are checked by a trigger per row and constraint, which costs more
+                    # than the insert itself; the rows made here refer only to existing units, users
+                    # and the rows made just before. Needs a superuser: else the checks run.
+                    try:
+                        with conn.begin_nested():
+                            conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+                        steps["foreign key triggers off"] = 1
+                    except sa.exc.DBAPIError:
+                        say("  (not a superuser: foreign keys are checked row by row)")
+                t0 = time.perf_counter()
+                _small_tables(
+                    conn,
+                    sql,
+                    texts,
+                    [(u, owners.get(u)) for u in units],
+                    [(i,) for i in inspectors],
+                    [(i,) for i in leaders] or [(None,)],
+                    [(p,) for p in pins],
+                    people,
+                )
+                indexes = _secondary_indexes(conn, sql.pg, tables) if drop_indexes else []
+                for name, _ddl in indexes:
+                    conn.exec_driver_sql(f'DROP INDEX "{name}"')
+                steps["small tables, drop indexes"] = time.perf_counter() - t0
+
+                t0 = time.perf_counter()
+                conn.execute(
+                    sa.text(_problems_sql(sql, problems, seed, first_pid, first_seq, year, nt, nu, ni, nl)), params
+                )
+                steps["problems"] = time.perf_counter() - t0
+                say(f"  problems: {problems:,} in {steps['problems']:.1f} s")
+
+                t0 = time.perf_counter()
+                conn.execute(
+                    sa.text(_records_sql(sql, seed, first_pid, last_pid, first_rid, records_per_problem, code_offset)),
+                    params,
+                )
+                steps["intake records"] = time.perf_counter() - t0
+                say(f"  intake records: {n_records:,} in {steps['intake records']:.1f} s")
+
+                t0 = time.perf_counter()
+                made_followups = conn.execute(
+                    sa.text(_followups_sql(sql, seed, first_rid, first_rid + n_records - 1, first_fid, ni)), params
+                ).rowcount
+                steps["followups"] = time.perf_counter() - t0
+                say(f"  follow-up calls: {made_followups:,} in {steps['followups']:.1f} s")
+
+                t0 = time.perf_counter()
+                for _name, ddl in indexes:
+                    conn.exec_driver_sql(ddl)
+                steps["rebuild indexes"] = time.perf_counter() - t0
+                say(f"  {len(indexes)} indexes rebuilt in {steps['rebuild indexes']:.1f} s")
+                if sql.pg:
+                    for table in tables:
+                        conn.exec_driver_sql(
+                            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+                        )
+                for name in ("bench_texts", "bench_units", "bench_insp", "bench_leaders", "bench_pins", "bench_people"):
+                    conn.exec_driver_sql(f"DROP TABLE {name}")
+        finally:
+            if not sql.pg:
+                conn.exec_driver_sql("PRAGMA journal_mode = DELETE")
+                conn.exec_driver_sql("PRAGMA synchronous = FULL")
+                conn.commit()
+    seconds = time.perf_counter() - started
+    return {
+        "problems": problems,
+        "intake_records": n_records,
+        "followups": made_followups,
+        "seconds": seconds,
+        "rate": problems / seconds if seconds else 0.0,
+        "steps": steps,
+        "first_problem_id": first_pid,
+        "first_record_id": first_rid,
+        "code_offset": code_offset,
+    }
+
+
+def analyze(vacuum: bool = True) -> float:
+    """VACUUM (ANALYZE) on PostgreSQL (what autovacuum would do after the load), ANALYZE on SQLite."""
+    from tracker.extensions import db
+
+    started = time.perf_counter()
+    db.session.remove()
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM (ANALYZE)" if vacuum else "ANALYZE")
+    else:
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
+    return time.perf_counter() - started
+
+
+def _problems_sql(sql: _Sql, n, seed, first_pid, first_seq, year, nt, nu, ni, nl) -> str:
+    status = _shares("r1", STATUS_SHARES, 1000)
+    tier = "(CASE WHEN r2 % 100 < 15 THEN 'red' WHEN r2 % 100 < 70 THEN 'yellow' ELSE 'blue' END)"
+    days = "(CASE WHEN tr = 'red' THEN 5 WHEN tr = 'yellow' THEN 14 ELSE 42 END)"
+    channel = _shares("r11", CHANNEL_SHARES, 100)
+    # seconds before now: closed_off (closed_at), assigned_off, created_off
+    closed_off = "(r7 % 31536000)"
+    assigned_off = (
+        f"(CASE WHEN st = 'new' THEN NULL "
+        f"WHEN st = 'closed' THEN {closed_off} + (1 + r8 % ({days} * 13 / 10 + 1)) * 86400 + r9 % 36000 "
+        f"WHEN st = 'withdrawn' THEN r7 % 31536000 + 259200 "
+        f"ELSE r7 % 6480000 END)"
+    )
+    second_insp = f"((r5 % {ni}) + 1 + r6 % {max(1, ni - 1)}) % {ni}" if ni > 1 else "0"
+    inner = f"""
+        SELECT h.*, {status} AS st, {tier} AS tr FROM {_hashed(sql.numbers(n), "j + " + str(first_pid), 11, seed, sql.fence)} h
+    """
+    mid = f"""
+        SELECT q.*, {assigned_off} AS aoff, {days} AS dd FROM ({inner}) q
+    """
+    outer = f"""
+        SELECT z.*, COALESCE(z.aoff + 3600 + z.r9 % 172800, z.r7 % 864000) AS coff FROM ({mid}) z
+    """
+    f = sql.false()
+    return f"""
+    INSERT INTO problems (id, number, title, description, category, channel, source_kind, status, tier,
+        is_quick_fix, unit_id, owner_id, leader_id, inspector_id, created_by_id, measures, assigned_at,
+        deadline, original_deadline, deadline_rule, closed_at, closed_by_id, approved_by_id, public_reply,
+        review_opinion, needs_verification, evidence_waived, rework_count, reopen_count, relapse_count,
+        created_at, updated_at, version)
+    SELECT
+        x.j + {first_pid},
+        'ZG-{year}-' || {sql.pad6(f"x.j + {first_seq}")},
+        t.title, t.body, t.category, {channel}, '投诉', x.st,
+        CASE WHEN x.st = 'new' THEN NULL ELSE x.tr END,
+        {f}, u.unit_id,
+        CASE WHEN x.st = 'new' THEN NULL ELSE u.owner_id END,
+        CASE WHEN x.st = 'new' THEN NULL ELSE ld.user_id END,
+        CASE WHEN x.st = 'new' THEN NULL ELSE i1.user_id END,
+        i1.user_id,
+        CASE WHEN x.st = 'new' THEN NULL ELSE '立行立改，限期整改到位' END,
+        CASE WHEN x.st = 'new' THEN NULL ELSE {sql.ts_before_now("x.aoff")} END,
+        CASE WHEN x.st = 'new' THEN NULL ELSE {sql.day_from_today("x.dd - x.aoff / 86400")} END,
+        CASE WHEN x.st = 'new' THEN NULL ELSE {sql.day_from_today("x.dd - x.aoff / 86400")} END,
+        NULL,
+        CASE WHEN x.st = 'closed' THEN {sql.ts_before_now("x.r7 % 31536000")} END,
+        CASE WHEN x.st = 'closed' THEN i2.user_id END,
+        CASE WHEN x.st IN ('closed', 'verifying') THEN i2.user_id END,
+        CASE WHEN x.st = 'closed' THEN t.reply END,
+        CASE WHEN x.st IN ('closed', 'verifying') THEN '整改措施落实到位，同意销号' END,
+        {f}, {f},
+        CASE WHEN x.r10 % 100 < 8 AND x.st <> 'new' THEN 1 ELSE 0 END, 0, 0,
+        {sql.ts_before_now("x.coff")},
+        {sql.ts_before_now("CASE WHEN x.st = 'closed' THEN x.r7 % 31536000 WHEN x.st = 'new' THEN x.coff ELSE x.r10 % (x.aoff + 1) END")},
+        1
+    FROM ({outer}) x
+    JOIN bench_texts t ON t.k = x.r4 % {nt}
+    JOIN bench_units u ON u.k = x.r3 % {nu}
+    JOIN bench_insp i1 ON i1.k = x.r5 % {ni}
+    JOIN bench_insp i2 ON i2.k = {second_insp.replace("r5", "x.r5").replace("r6", "x.r6")}
+    JOIN bench_leaders ld ON ld.k = x.r6 % {nl}
+    """
+
+
+def _records_sql(sql: _Sql, seed, first_pid, last_pid, first_rid, per, code_offset) -> str:
+    channel = _shares("r1", CHANNEL_SHARES, 100)
+    kind = "(CASE WHEN r2 % 100 < 70 THEN '投诉' WHEN r2 % 100 < 85 THEN '差评' WHEN r2 % 100 < 95 THEN '意见建议' ELSE '评议意见' END)"
+    ks = " UNION ALL ".join(f"SELECT {k} AS k" for k in range(per))
+    source = f"""(SELECT p.id AS pid, kk.k AS k, (p.id - {first_pid}) * {per} + kk.k + {first_rid} AS rid,
+            p.status AS pst, p.closed_at AS pclosed, p.created_at AS pcreated, p.channel AS pchannel,
+            p.title AS ptitle, p.description AS pbody, p.category AS pcat, p.unit_id AS punit,
+            p.inspector_id AS pinsp, p.public_reply AS preply
+        FROM problems p CROSS JOIN ({ks}) kk WHERE p.id BETWEEN {first_pid} AND {last_pid})"""
+    received = sql.ts_plus("h.pcreated", "-(1800 + h.r3 % 172800 + h.k * 86400)")
+    step1 = f"""SELECT h.*, {received} AS recv,
+            (h.k = 2 AND h.r9 % 100 < 10) AS expl,
+            (h.r5 % 100 < 25) AS anon, (h.r7 % 100 < 8) AS nophone
+        FROM {_hashed(source, "rid", 11, seed + 1, sql.fence)} h"""
+    # when the follow-up clock starts: the problem's closing, or the explanation (2 days after receipt)
+    step2 = f"""SELECT s.*,
+            CASE WHEN s.expl THEN {sql.ts_plus("s.recv", "172800")} END AS handled,
+            CASE WHEN s.expl THEN {sql.ts_plus("s.recv", "172800")} WHEN s.pst = 'closed' THEN s.pclosed END AS base
+        FROM ({step1}) s"""
+    cut = sql.ts_before_now("1209600")
+    state = f"""(CASE WHEN y.base IS NULL THEN NULL
+            WHEN y.anon THEN 'anonymous' WHEN y.nophone THEN 'no_phone'
+            WHEN y.base > {cut} THEN 'due'
+            WHEN y.r10 % 100 < 86 THEN 'done' WHEN y.r10 % 100 < 90 THEN 'unreachable' ELSE 'due' END)"""
+    step3 = f"SELECT y.*, {state} AS fst FROM ({step2}) y"
+    due_on = f"""CASE WHEN w.fst = 'due' AND w.base > {cut} THEN {sql.date_plus("w.base", "1")}
+            WHEN w.fst = 'due' THEN {sql.date_plus("w.base", "1 + w.r11 % 5")}
+            WHEN w.fst IN ('done', 'unreachable') THEN {sql.date_plus("w.base", "1 + w.r11 % 3")} END"""
+    tries = (
+        "CASE WHEN w.fst = 'unreachable' THEN 3 WHEN w.fst = 'due' AND w.base <= " + cut + " THEN w.r11 % 3 ELSE 0 END"
+    )
+    t, f = sql.true(), sql.false()
+    return f"""
+    INSERT INTO intake_records (id, channel, external_id, kind, received_at, title, body, category, rating,
+        unit_id, is_anonymous, complainant_name_enc, complainant_phone_enc, complainant_name_mask,
+        complainant_phone_mask, tracking_code, query_pin_enc, handling, explanation, reply, is_excluded,
+        handled_by_id, handled_at, problem_id, followup_state, followup_due_on, followup_tries, is_public,
+        created_at, updated_at, version)
+    SELECT
+        w.rid,
+        CASE WHEN w.k = 0 THEN w.pchannel ELSE {channel.replace("r1", "w.r1")} END,
+        'GD' || {sql.text("w.rid + 1000000000")},
+        {kind.replace("r2", "w.r2")},
+        w.recv,
+        CASE WHEN w.k = 0 THEN w.ptitle ELSE substr('再次反映：' || w.ptitle, 1, 200) END,
+        w.pbody, w.pcat,
+        CASE WHEN w.r4 % 10 < 3 THEN 1 WHEN w.r4 % 10 < 5 THEN 2 WHEN w.r4 % 10 < 6 THEN 3 END,
+        w.punit,
+        CASE WHEN w.anon THEN {t} ELSE {f} END,
+        CASE WHEN w.anon THEN NULL ELSE pe.name_enc END,
+        CASE WHEN w.anon OR w.nophone THEN NULL ELSE pe.phone_enc END,
+        CASE WHEN w.anon THEN NULL ELSE pe.name_mask END,
+        CASE WHEN w.anon OR w.nophone THEN NULL ELSE pe.phone_mask END,
+        {tracking_code_sql("w.rid", code_offset)},
+        pn.enc,
+        CASE WHEN w.expl THEN 'explained' ELSE 'rectify' END,
+        CASE WHEN w.expl THEN '经核实，已向反映人解释说明相关政策和办理流程。' END,
+        CASE WHEN w.k = 0 THEN w.preply END,
+        {f},
+        w.pinsp,
+        CASE WHEN w.expl THEN w.handled ELSE w.pcreated END,
+        CASE WHEN w.expl THEN NULL ELSE w.pid END,
+        w.fst, {due_on}, {tries},
+        CASE WHEN w.pst = 'closed' AND NOT w.expl AND w.r6 % 100 < 10 THEN {t} ELSE {f} END,
+        w.recv, COALESCE(w.base, w.recv), 1
+    FROM ({step3}) w
+    JOIN bench_people pe ON pe.k = w.r8 % {PEOPLE_COUNT}
+    JOIN bench_pins pn ON pn.k = w.r6 % {PIN_COUNT}
+    """
+
+
+def _followups_sql(sql: _Sql, seed, first_rid, last_rid, first_fid, ni) -> str:
+    outcome = "(CASE WHEN h.followup_state = 'unreachable' THEN 'unreachable' WHEN h.r1 % 100 < 62 THEN 'satisfied' WHEN h.r1 % 100 < 88 THEN 'basically_satisfied' ELSE 'unsatisfied' END)"
+    source = f"""(SELECT r.id AS rid, r.problem_id, r.unit_id, r.followup_state, r.followup_due_on
+        FROM intake_records r WHERE r.id BETWEEN {first_rid} AND {last_rid}
+        AND r.followup_state IN ('done', 'unreachable'))"""
+    notes = {
+        "satisfied": "反映人表示问题已解决，对处理结果满意。",
+        "basically_satisfied": "反映人表示基本解决，希望继续跟进。",
+        "unsatisfied": "反映人表示问题未解决，对处理结果不满意。",
+        "unreachable": "连续三次拨打无人接听。",
+    }
+    note = "(CASE o.outcome " + " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in notes.items()) + " END)"
+    return f"""
+    INSERT INTO followups (id, intake_id, problem_id, unit_id, attempt, outcome, note, called_at, caller_id, decision)
+    SELECT o.rid - {first_rid} + {first_fid}, o.rid, o.problem_id, o.unit_id, o.attempt, o.outcome, {note},
+        {sql.ts_of_date("o.followup_due_on", "32400 + o.r2 % 28800")}, i.user_id,
+        CASE WHEN o.outcome = 'unsatisfied' AND o.r3 % 100 < 3 THEN 'pending' END
+    FROM (SELECT h.*, {outcome} AS outcome, CASE WHEN h.followup_state = 'unreachable' THEN 3 ELSE 1 END AS attempt
+          FROM {_hashed(source, "rid", 3, seed + 2, sql.fence)} h) o
+    JOIN bench_insp i ON i.k = o.r2 % {ni}
+    """
+
+
+def sample_credentials(count: int, seed: int = 1, **where) -> list[tuple[str, str]]:
+    """COUNT (tracking code, PIN) pairs of records spread over the table (PINs decrypted)."""
+    import sqlalchemy as sa
+
+    from tracker.core import crypto
+    from tracker.extensions import db
+    from tracker.intake.models import IntakeRecord
+
+    rng = random.Random(seed)
+    low, high = db.session.execute(sa.select(sa.func.min(IntakeRecord.id), sa.func.max(IntakeRecord.id))).one()
+    ids = sorted({rng.randint(low, high) for _ in range(count * 2)})[: count * 2]
+    rows = db.session.execute(
+        sa.select(IntakeRecord.tracking_code, IntakeRecord.query_pin_enc).where(IntakeRecord.id.in_(ids))
+    ).all()
+    rng.shuffle(rows)
+    cache = {}
+    pairs = []
+    for code, enc in rows[:count]:
+        if enc not in cache:
+            cache[enc] = crypto.decrypt(enc)
+        pairs.append((code, cache[enc]))
+    return pairs
+
+
+def describe(kind: str) -> dict:
+    """Counts of the generated ledger (status shares, follow-up states) for the report."""
+    import sqlalchemy as sa
+
+    from tracker.extensions import db
+
+    out = {}
+    out["status"] = dict(db.session.execute(sa.text("SELECT status, count(*) FROM problems GROUP BY status")).all())
+    out["followup_state"] = dict(
+        db.session.execute(
+            sa.text("SELECT COALESCE(followup_state, '-'), count(*) FROM intake_records GROUP BY followup_state")
+        ).all()
+    )
+    return out
+
+
+__all__ = ["analyze", "describe", "ensure_inspectors", "fill", "load_texts", "sample_credentials", "tracking_code"]
+
+
+if __name__ == "__main__":  # a quick check: python -m tests.bench.bigdata N [sqlite path]
+    import sys
+
+    from config import TestConfig
+    from tracker import create_app
+    from tracker.demo import services as demo
+    from tracker.extensions import db
+
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 10000
+    url = sys.argv[2] if len(sys.argv) > 2 else "sqlite:////tmp/bigdata_check.db"
+    if url.startswith("sqlite:////"):
+        Path(url[len("sqlite:///") :]).unlink(missing_ok=True)
+
+    class C(TestConfig):
+        SQLALCHEMY_DATABASE_URI = url
+
+    app = create_app(C)
+    with app.app_context():
+        db.create_all()
+        demo.seed(7)
+        db.session.commit()
+        ensure_inspectors(8)
+        figures = fill(n)
+        print({k: v for k, v in figures.items() if k != "steps"}, figures["steps"])
+        print(f"analyze {analyze():.1f} s")
+        print(describe(""))
+        print(sample_credentials(3))
