@@ -260,6 +260,7 @@ def seed_problems(count: int, seed_value=None, records_per_problem: int = 3, bat
                     "original_deadline": deadline,
                     "rework_count": 0,
                     "reopen_count": 0,
+                    "relapse_count": 0,
                     "created_at": now,
                     "updated_at": now,
                     "version": 1,

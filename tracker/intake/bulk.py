@@ -420,6 +420,7 @@ _PROBLEM_DEFAULTS = {
     "evidence_waived": False,
     "rework_count": 0,
     "reopen_count": 0,
+    "relapse_count": 0,
 }
 
 
