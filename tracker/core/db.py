@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Integer, MetaData, TypeDecorator
+from sqlalchemy import DateTime, ForeignKey, Integer, MetaData, String, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from tracker.core import clock
@@ -54,6 +54,19 @@ class VersionedMixin:
 
     def bump_version(self):
         self.version = (self.version or 0) + 1
+
+
+class StoredFileMixin:
+    """An uploaded file kept under STORAGE_DIR by a random name (ledger.services.save_upload), with
+    the name shown for downloads, its sniffed type, size and SHA-256."""
+
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    filename: Mapped[str] = mapped_column(String(200), nullable=False)
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    content_type: Mapped[str] = mapped_column(String(100), nullable=False)
+    size: Mapped[int] = mapped_column(Integer, nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
 def insert_ignoring_conflicts(model, index_elements):

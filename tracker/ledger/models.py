@@ -6,7 +6,7 @@ from enum import StrEnum
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
-from tracker.core.db import TimestampMixin, UTCDateTime, VersionedMixin
+from tracker.core.db import StoredFileMixin, TimestampMixin, UTCDateTime, VersionedMixin
 from tracker.core.words import N_
 from tracker.extensions import db
 
@@ -218,20 +218,13 @@ class ProgressNote(db.Model):
         return NOTE_LABELS.get(self.kind, self.kind)
 
 
-class Evidence(db.Model):
+class Evidence(StoredFileMixin, db.Model):
     """An uploaded file (佐证材料), stored outside the web root under a random name."""
 
     __tablename__ = "evidence"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id", ondelete="CASCADE"), index=True)
-    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    filename: Mapped[str] = mapped_column(String(200), nullable=False)
-    stored_name: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
-    content_type: Mapped[str] = mapped_column(String(100), nullable=False)
-    size: Mapped[int] = mapped_column(Integer, nullable=False)
-    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
     problem = relationship("Problem", back_populates="evidence")
     uploaded_by = relationship("User")

@@ -6,7 +6,7 @@ from enum import StrEnum
 from sqlalchemy import JSON, BigInteger, Boolean, Date, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
-from tracker.core.db import TimestampMixin, UTCDateTime, VersionedMixin
+from tracker.core.db import StoredFileMixin, TimestampMixin, UTCDateTime, VersionedMixin
 from tracker.core.words import N_
 from tracker.extensions import db
 
@@ -126,20 +126,13 @@ class InspectionItem(VersionedMixin, db.Model):
         return self.result != Result.PENDING
 
 
-class InspectionPhoto(db.Model):
+class InspectionPhoto(StoredFileMixin, db.Model):
     """A photo (or other file) taken on a visit; stored like evidence, shown to inspectors only."""
 
     __tablename__ = "inspection_photos"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("inspection_items.id", ondelete="CASCADE"), index=True)
-    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    filename: Mapped[str] = mapped_column(String(200), nullable=False)
-    stored_name: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
-    content_type: Mapped[str] = mapped_column(String(100), nullable=False)
-    size: Mapped[int] = mapped_column(Integer, nullable=False)
-    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
     item = relationship("InspectionItem", back_populates="photos")
 

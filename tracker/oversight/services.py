@@ -29,6 +29,7 @@ from tracker.core import clock, sequences
 from tracker.core.errors import Conflict, NotFound, ValidationFailed
 from tracker.core.inputs import parse_id
 from tracker.core.sanitize import plain_text
+from tracker.core.words import N_
 from tracker.extensions import db
 from tracker.ledger import services as ledger_services
 from tracker.ledger.models import Problem, Status, Tier
@@ -570,40 +571,38 @@ def batch_rows(batch: InspectionBatch) -> list[InspectionItem]:
     return items
 
 
+RECORD_TITLE = N_("暗访情况记录表")
 RECORD_HEADERS = [
-    "序号",
-    "问题编号",
-    "问题标题",
-    "责任单位",
-    "复查人员",
-    "复查日期",
-    "复查方式",
-    "复查情况",
-    "复查结果",
-    "是否反弹",
+    N_("序号"),
+    N_("问题编号"),
+    N_("问题"),
+    N_("责任单位"),
+    N_("暗访方式"),
+    N_("暗访时间"),
+    N_("暗访人员"),
+    N_("发现问题"),
+    N_("结果"),
 ]
-RECORD_WIDTHS = [7, 17, 36, 18, 16, 12, 12, 48, 10, 9]
+RECORD_WIDTHS = [6, 18, 30, 20, 12, 12, 16, 40, 10]
 
 
 def batch_record_rows(batch: InspectionBatch) -> list[list]:
-    """The rows of the 暗访情况记录表 (headers: RECORD_HEADERS), in draw order."""
-    rows = []
-    for item in batch_rows(batch):
-        rows.append(
-            [
-                item.position,
-                item.problem.number,
-                item.problem.title,
-                item.unit.name if item.unit else "",
-                "、".join(u.name for u in item.inspectors),
-                item.visited_on.isoformat() if item.visited_on else "",
-                _(item.way) if item.way else "",
-                item.findings or "",
-                _(item.result_label),
-                _("是") if item.is_relapse else "",
-            ]
-        )
-    return rows
+    """The rows of the 暗访情况记录表 (headers: RECORD_HEADERS), in draw order: the print page and
+    the Excel file."""
+    return [
+        [
+            position,
+            item.problem.number,
+            item.problem.title,
+            item.unit.name if item.unit else "",
+            _(item.way) if item.way else "",
+            item.visited_on.isoformat() if item.visited_on else "",
+            "、".join(u.name for u in item.inspectors),
+            item.findings or "",
+            _(item.result_label) + (_("（反弹）") if item.is_relapse else ""),
+        ]
+        for position, item in enumerate(batch_rows(batch), start=1)
+    ]
 
 
 def open_item_for(problem) -> InspectionItem | None:

@@ -31,19 +31,6 @@ bp = Blueprint("oversight", __name__)
 BATCH_STATUS_LABELS = {"open": N_("进行中"), "done": N_("已完成")}
 DRAW_RULE = N_("按问题编号升序排列总体，以种子初始化 Python random.Random，依次抽取问题和人员")
 AVOID_RULE = N_("交办、审核或销号过该问题的纪检监察员，不派往复查该问题")
-RECORD_TITLE = N_("暗访情况记录表")
-RECORD_HEADERS = [
-    N_("序号"),
-    N_("问题编号"),
-    N_("问题"),
-    N_("责任单位"),
-    N_("暗访方式"),
-    N_("暗访时间"),
-    N_("暗访人员"),
-    N_("发现问题"),
-    N_("结果"),
-]
-RECORD_WIDTHS = [6, 18, 30, 20, 12, 12, 16, 40, 10]
 INLINE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp"}
 FILTER_LABELS = {
     "unit_code": N_("责任单位"),
@@ -321,29 +308,15 @@ def plan(batch_id):
     return render_template("oversight/plan.html", batch=item, plan=_plan(item), rows=services.batch_rows(item))
 
 
-def _record_rows(batch):
-    """The 暗访情况记录表 rows, in the columns of RECORD_HEADERS."""
-    return [
-        [
-            position,
-            item.problem.number,
-            item.problem.title,
-            item.unit.name if item.unit else "",
-            _(item.way) if item.way else "",
-            item.visited_on.isoformat() if item.visited_on else "",
-            "、".join(u.name for u in item.inspectors),
-            item.findings or "",
-            _(item.result_label) + (_("（反弹）") if item.is_relapse else ""),
-        ]
-        for position, item in enumerate(services.batch_rows(batch), start=1)
-    ]
-
-
 @bp.route("/inspections/<int:batch_id>/record")
 def record(batch_id):
     item = _batch(batch_id)
     return render_template(
-        "oversight/record.html", batch=item, headers=RECORD_HEADERS, rows=_record_rows(item), printed=clock.today()
+        "oversight/record.html",
+        batch=item,
+        headers=services.RECORD_HEADERS,
+        rows=services.batch_record_rows(item),
+        printed=clock.today(),
     )
 
 
@@ -351,7 +324,7 @@ def record(batch_id):
 def record_xlsx(batch_id):
     item = _batch(batch_id)
     title_rows = [
-        f"{_(RECORD_TITLE)}（{item.number}）",
+        f"{_(services.RECORD_TITLE)}（{item.number}）",
         _(
             "%(m)s · %(t)s · 导出于 %(d)s",
             m=_(item.method_label),
@@ -360,11 +333,11 @@ def record_xlsx(batch_id):
         ),
     ]
     return xlsx_download(
-        [_(h) for h in RECORD_HEADERS],
-        _record_rows(item),
-        f"{_(RECORD_TITLE)}-{item.year}-{item.seq}.xlsx",
-        sheet_name=_(RECORD_TITLE),
-        widths=RECORD_WIDTHS,
+        [_(h) for h in services.RECORD_HEADERS],
+        services.batch_record_rows(item),
+        f"{_(services.RECORD_TITLE)}-{item.year}-{item.seq}.xlsx",
+        sheet_name=_(services.RECORD_TITLE),
+        widths=services.RECORD_WIDTHS,
         title_rows=title_rows,
         wrapped={2, 7},
         for_print=True,
