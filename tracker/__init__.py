@@ -87,6 +87,7 @@ def register_blueprints(app):
     from tracker.org.views import bp as org_bp
     from tracker.oversight.views import bp as oversight_bp
     from tracker.public.views import bp as public_bp
+    from tracker.reports.views import bp as reports_bp
     from tracker.settings.views import bp as settings_bp
     from tracker.triage.views import bp as triage_bp
     from tracker.workflow.views import bp as workflow_bp
@@ -104,6 +105,7 @@ def register_blueprints(app):
         alerts_bp,
         oversight_bp,
         public_bp,
+        reports_bp,
         api_bp,
     ):
         app.register_blueprint(bp)

@@ -3,6 +3,7 @@
 from tracker.alerts.models import (  # noqa: F401
     Alert,
     Delivery,
+    DeliveryAttachment,
     DigestLog,
     JobLease,
     Notification,
@@ -14,6 +15,7 @@ from tracker.auth.models import ApiToken, LoginThrottle, User  # noqa: F401
 from tracker.core.sequences import Sequence  # noqa: F401
 from tracker.intake.models import Channel, ImportBatch, ImportProfile, ImportRowError, IntakeRecord  # noqa: F401
 from tracker.ledger.models import (  # noqa: F401
+    Campaign,
     Category,
     Evidence,
     ExtensionRequest,

@@ -50,6 +50,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             "report.view",
             "inspection.view",
             "followup.settings",
+            "campaign.manage",
         }
     ),
     Role.INSPECTOR: frozenset(
@@ -73,6 +74,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             "problem.extension_decide",
             "notice.issue",
             "report.view",
+            "campaign.manage",
+            "problem.campaign",
             "inspection.view",
             "inspection.manage",
             "followup.call",

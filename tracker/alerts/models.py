@@ -2,7 +2,7 @@
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tracker.core.db import UTCDateTime
@@ -65,6 +65,22 @@ class Delivery(db.Model):
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    attachments = relationship(
+        "DeliveryAttachment", order_by="DeliveryAttachment.id", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class DeliveryAttachment(db.Model):
+    """A file sent with an e-mail (the weekly summary's ranking and overdue list as Excel)."""
+
+    __tablename__ = "delivery_attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(200), nullable=False)
+    content_type: Mapped[str] = mapped_column(String(100), nullable=False)
+    data: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
 
 
 class Webhook(db.Model):

@@ -188,7 +188,9 @@ def problem_view(problem, user, with_records=False) -> dict:
         "original_deadline": problem.original_deadline.isoformat() if problem.original_deadline else None,
         "deadline_rule": problem.deadline_rule,
         "overdue": problem.is_overdue(clock.today()),
-        "counters": {"rework": problem.rework_count, "reopen": problem.reopen_count},
+        "counters": {"rework": problem.rework_count, "reopen": problem.reopen_count, "relapse": problem.relapse_count},
+        "campaign": problem.campaign.name if problem.campaign else None,
+        "close_timeliness": problem.close_timeliness,
         "review_opinion": problem.review_opinion,
         "closed_at": problem.closed_at.isoformat() if problem.closed_at else None,
         "closed_by": problem.closed_by.username if problem.closed_by else None,
@@ -354,37 +356,5 @@ def list_alerts():
     )
 
 
-@bp.route("/reports/overdue")
-def overdue_report():
-    from tracker.ledger import queries as ledger_queries
-
-    user = g.api_user
-    policy.require(user, "problem.view")
-    flt = ledger_queries.LedgerFilter.from_args({"due": "overdue", "sort": "deadline"})
-    today = clock.today()
-    rows = db.session.scalars(
-        ledger_queries.filtered(user, flt).order_by(*ledger_queries._ordering("deadline")).limit(5000)
-    ).all()
-    index = ledger_queries.days_index(today, rows)
-    by_unit = {}
-    for problem in rows:
-        unit = problem.unit.code if problem.unit else None
-        entry = by_unit.setdefault(
-            unit, {"unit_code": unit, "unit": problem.unit.name if problem.unit else None, "count": 0, "problems": []}
-        )
-        entry["count"] += 1
-        entry["problems"].append(
-            {
-                "number": problem.number,
-                "title": problem.title,
-                "tier": problem.tier,
-                "deadline": problem.deadline.isoformat(),
-                "days_overdue": -ledger_queries.days_left(problem, today, index),
-            }
-        )
-    units = sorted(by_unit.values(), key=lambda u: -u["count"])
-    return jsonify(date=today.isoformat(), total=len(rows), units=units)
-
-
-# The oversight endpoints live beside this module and register on the same blueprint.
-from tracker.api import followups, inspections  # noqa: E402, F401
+# The other endpoints live beside this module and register on the same blueprint.
+from tracker.api import extensions, followups, inspections, reports  # noqa: E402, F401

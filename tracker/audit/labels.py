@@ -69,6 +69,9 @@ ACTION_LABELS = {
     "problem.extension_approved": _l("同意延期"),
     "problem.extension_refused": _l("不同意延期"),
     "problem.public_reply": _l("填写答复意见"),
+    "problem.campaign": _l("设置所属专项"),
+    "campaign.create": _l("新建专项"),
+    "campaign.update": _l("修改专项"),
     "notice.issue": _l("发出督促通知"),
     # oversight: covert re-inspection and follow-up calls
     "inspection.create": _l("制定暗访复查方案"),

@@ -96,6 +96,13 @@ class Problem(TimestampMixin, VersionedMixin, db.Model):
     reopen_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     # Failed re-inspections of a problem already closed (反弹), counted apart from rework.
     relapse_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # Kept by ledger.services.mark_closed at sign-off (cleared on reopen) so that the ranking groups and
+    # the ledger filters on stored values: closed by the original deadline / only by an approved
+    # extension / late (Timeliness), and working days from assignment to sign-off.
+    close_timeliness: Mapped[str | None] = mapped_column(String(10))
+    close_workdays: Mapped[int | None] = mapped_column(Integer)
+    # 专项: the rectification campaign the problem belongs to (e.g. 主题教育 整改), if any.
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
 
     unit = relationship("Unit")
     owner = relationship("User", foreign_keys=[owner_id])
@@ -103,6 +110,7 @@ class Problem(TimestampMixin, VersionedMixin, db.Model):
     inspector = relationship("User", foreign_keys=[inspector_id])
     closed_by = relationship("User", foreign_keys=[closed_by_id])
     approved_by = relationship("User", foreign_keys=[approved_by_id])
+    campaign = relationship("Campaign")
     intake_records = relationship("IntakeRecord", back_populates="problem", order_by="IntakeRecord.received_at")
     milestones = relationship(
         "Milestone", back_populates="problem", order_by="Milestone.position", cascade="all, delete-orphan"
@@ -124,8 +132,10 @@ class Problem(TimestampMixin, VersionedMixin, db.Model):
         # The counts bar groups by tier and status, for everything or for a unit subtree.
         db.Index("ix_problems_tier_status", "tier", "status"),
         db.Index("ix_problems_unit_tier_status", "unit_id", "tier", "status"),
-        # Re-inspection batches filter on the closing period (销号日期).
+        # Re-inspection batches and the ranking filter on the closing period (销号日期).
         db.Index("ix_problems_closed_at", "closed_at"),
+        db.Index("ix_problems_unit_closed_at", "unit_id", "closed_at"),
+        db.Index("ix_problems_assigned_at", "assigned_at"),
         # The deadline scan reads only problems being worked on: partial indexes keep its cost with
         # the due items, however many closed problems the ledger holds.
         db.Index(
@@ -168,6 +178,38 @@ class Problem(TimestampMixin, VersionedMixin, db.Model):
             "deadline": self.deadline.isoformat() if self.deadline else None,
             "status": self.status,
         }
+
+
+class Timeliness(StrEnum):
+    """How a closed problem met its deadline (DESIGN.md §3: reports say honestly whether work was on time)."""
+
+    ORIGINAL = "original"  # signed off by the original deadline
+    EXTENDED = "extended"  # after the original deadline, by the one an approved extension set
+    LATE = "late"  # after its deadline
+
+
+TIMELINESS_LABELS = {
+    Timeliness.ORIGINAL: N_("按原定时限办结"),
+    Timeliness.EXTENDED: N_("延期后按期办结"),
+    Timeliness.LATE: N_("逾期办结"),
+}
+
+
+class Campaign(TimestampMixin, db.Model):
+    """专项: a named rectification round (e.g. 主题教育 检视整改) that problems can be tagged with."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True, nullable=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    starts_on: Mapped[date | None] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    def __repr__(self):
+        return f"<Campaign {self.name}>"
 
 
 class Milestone(db.Model):

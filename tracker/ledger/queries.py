@@ -15,7 +15,7 @@ from tracker.core import calendar, clock
 from tracker.core.errors import NotFound
 from tracker.core.inputs import parse_id
 from tracker.extensions import db
-from tracker.ledger.models import OPEN_STATUSES, Problem, Status, Tier
+from tracker.ledger.models import OPEN_STATUSES, Problem, Status, Tier, Timeliness
 from tracker.org.queries import subtree_ids
 
 PAGE_SIZE = 50
@@ -44,6 +44,15 @@ class LedgerFilter:
     assigned_from: date | None = None
     assigned_to: date | None = None
     leader_id: int | None = None
+    campaign_id: int | None = None
+    # Drill-downs from the reports: the unit alone (not its sub-units), signed off in a period, how
+    # the deadline was met (ledger.models.Timeliness), reworked or relapsed at least once.
+    unit_only: bool = False
+    closed_from: date | None = None
+    closed_to: date | None = None
+    timeliness: str = ""
+    reworked: bool = False
+    relapsed: bool = False
     q: str = ""
     sort: str = "-id"
     cursor: str = ""
@@ -58,6 +67,7 @@ class LedgerFilter:
             ("status", statuses),
             ("tier", {t.value for t in Tier} | {"quick_fix"}),
             ("due", {"overdue", "soon"}),
+            ("timeliness", {t.value for t in Timeliness} | {"on_time"}),
             ("sort", set(SORTS)),
         ):
             value = args.get(name, "")
@@ -65,14 +75,20 @@ class LedgerFilter:
                 flt.ignored.append(name)
             elif value:
                 setattr(flt, name, value)
-        for name, attr in (("unit", "unit_id"), ("leader", "leader_id")):
+        for name, attr in (("unit", "unit_id"), ("leader", "leader_id"), ("campaign", "campaign_id")):
             value = args.get(name, "") or args.get(attr, "")
             if value:
                 if parse_id(value) is None:
                     flt.ignored.append(name)
                 else:
                     setattr(flt, attr, parse_id(value))
-        for name in ("assigned_from", "assigned_to"):
+        for name in ("unit_only", "reworked", "relapsed"):
+            value = args.get(name, "")
+            if value in ("1", "true", "yes"):
+                setattr(flt, name, True)
+            elif value not in ("", "0", "false", "no"):
+                flt.ignored.append(name)
+        for name in ("assigned_from", "assigned_to", "closed_from", "closed_to"):
             value = args.get(name, "")
             if value:
                 try:
@@ -97,6 +113,13 @@ class LedgerFilter:
             "assigned_from": self.assigned_from,
             "assigned_to": self.assigned_to,
             "leader": self.leader_id,
+            "campaign": self.campaign_id,
+            "unit_only": 1 if self.unit_only else "",
+            "closed_from": self.closed_from,
+            "closed_to": self.closed_to,
+            "timeliness": self.timeliness,
+            "reworked": 1 if self.reworked else "",
+            "relapsed": 1 if self.relapsed else "",
             "q": self.q,
             "sort": self.sort if self.sort != "-id" else "",
         }
@@ -135,8 +158,20 @@ def filtered(user, flt: LedgerFilter, *, for_counts=False):
         stmt = stmt.where(Problem.is_quick_fix.is_(True))
     elif flt.tier and not for_counts:
         stmt = stmt.where(Problem.tier == flt.tier)
-    if flt.unit_id:
+    if flt.unit_id and flt.unit_only:
+        stmt = stmt.where(Problem.unit_id == flt.unit_id)
+    elif flt.unit_id:
         stmt = stmt.where(Problem.unit_id.in_(sorted(subtree_ids({flt.unit_id})) or [-1]))
+    if flt.campaign_id:
+        stmt = stmt.where(Problem.campaign_id == flt.campaign_id)
+    if flt.timeliness == "on_time":
+        stmt = stmt.where(Problem.close_timeliness.in_((Timeliness.ORIGINAL, Timeliness.EXTENDED)))
+    elif flt.timeliness:
+        stmt = stmt.where(Problem.close_timeliness == flt.timeliness)
+    if flt.reworked:
+        stmt = stmt.where(Problem.rework_count > 0)
+    if flt.relapsed:
+        stmt = stmt.where(Problem.relapse_count > 0)
     if flt.category:
         stmt = stmt.where(Problem.category == flt.category)
     if flt.channel:
@@ -153,6 +188,10 @@ def filtered(user, flt: LedgerFilter, *, for_counts=False):
         stmt = stmt.where(Problem.assigned_at >= datetime.combine(flt.assigned_from, time(), zone))
     if flt.assigned_to:
         stmt = stmt.where(Problem.assigned_at < datetime.combine(flt.assigned_to + timedelta(days=1), time(), zone))
+    if flt.closed_from:
+        stmt = stmt.where(Problem.closed_at >= datetime.combine(flt.closed_from, time(), zone))
+    if flt.closed_to:
+        stmt = stmt.where(Problem.closed_at < datetime.combine(flt.closed_to + timedelta(days=1), time(), zone))
     if flt.q:
         like = f"%{flt.q}%"
         stmt = stmt.where(
@@ -356,6 +395,27 @@ def export_filter_text(flt: LedgerFilter) -> str:
     if flt.leader_id:
         leader = db.session.get(User, flt.leader_id)
         parts.append(_("分管领导：%(n)s", n=leader.name if leader else "—"))
+    if flt.campaign_id:
+        from tracker.ledger.models import Campaign
+
+        campaign = db.session.get(Campaign, flt.campaign_id)
+        parts.append(_("专项：%(n)s", n=campaign.name if campaign else "—"))
+    if flt.unit_only:
+        parts.append(_("仅本单位（不含下级单位）"))
+    if flt.closed_from or flt.closed_to:
+        low = flt.closed_from.isoformat() if flt.closed_from else "…"
+        high = flt.closed_to.isoformat() if flt.closed_to else "…"
+        parts.append(_("销号日期：%(a)s 至 %(b)s", a=low, b=high))
+    if flt.timeliness == "on_time":
+        parts.append(_("按期办结（含延期后按期）"))
+    elif flt.timeliness:
+        from tracker.ledger.models import TIMELINESS_LABELS
+
+        parts.append(str(TIMELINESS_LABELS.get(flt.timeliness, flt.timeliness)))
+    if flt.reworked:
+        parts.append(_("有返工"))
+    if flt.relapsed:
+        parts.append(_("有反弹"))
     if flt.q:
         parts.append(_("关键词：%(q)s", q=flt.q))
     return "；".join(parts) if parts else _("无（全部问题）")

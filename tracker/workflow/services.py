@@ -23,6 +23,7 @@ from tracker.core.errors import Conflict, ValidationFailed
 from tracker.core.inputs import parse_id
 from tracker.core.sanitize import plain_text
 from tracker.extensions import db
+from tracker.ledger import timeliness
 from tracker.ledger.models import Milestone, Problem, Status, Tier
 from tracker.org.models import Unit
 from tracker.triage import services as triage
@@ -389,7 +390,7 @@ def _approve(problem, actor, details):
     details["reason"] = opinion  # the timeline and the audit log show it as the event's note
     verify = problem.tier == Tier.RED or problem.needs_verification
     if not verify:
-        problem.closed_at, problem.closed_by_id = clock.now(), getattr(actor, "id", None)
+        timeliness.set_closed(problem, clock.now(), getattr(actor, "id", None))
     return {"status": Status.VERIFYING if verify else Status.CLOSED, "verification": verify, "review_opinion": opinion}
 
 
@@ -401,8 +402,7 @@ def _reject(problem, actor, details):
 def _verify_pass(problem, actor, details):
     # Signed off by whoever approved it; the covert visit only confirmed the result (the unit sees
     # who signed off, never who visited).
-    problem.closed_at = clock.now()
-    problem.closed_by_id = problem.approved_by_id or problem.inspector_id
+    timeliness.set_closed(problem, clock.now(), problem.approved_by_id or problem.inspector_id)
     return {}
 
 
@@ -413,7 +413,7 @@ def _verify_fail(problem, actor, details):
 
 
 def _reopen(problem, actor, details):
-    problem.closed_at = problem.closed_by_id = None
+    timeliness.set_closed(problem, None, None)
     problem.needs_verification = True
     visit = details.get("visit")
     if visit is not None and visit.relapse:  # a re-inspection found a closed problem back (反弹)

@@ -31,3 +31,24 @@
     });
   });
 })();
+
+
+(function () {
+  "use strict";
+  // Report period pickers: show the inputs of the chosen kind and send only those.
+  function sync(select) {
+    var form = select.form;
+    Array.prototype.forEach.call(form.querySelectorAll("[data-period]"), function (box) {
+      var on = box.getAttribute("data-period") === select.value;
+      box.hidden = !on;
+      Array.prototype.forEach.call(box.querySelectorAll("input, select"), function (input) { input.disabled = !on; });
+    });
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target.id === "period-kind") { sync(event.target); }
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    var select = document.getElementById("period-kind");
+    if (select) { sync(select); }
+  });
+})();
