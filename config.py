@@ -56,6 +56,10 @@ class Config:
     MAIL_PASSWORD = _env("MAIL_PASSWORD", "")
     MAIL_USE_TLS = _env_bool("MAIL_USE_TLS", False)
     MAIL_DEFAULT_SENDER = _env("MAIL_DEFAULT_SENDER", "tracker@localhost")
+    # Where people reach the app, without a trailing slash (e.g. https://zhenggai.example.gov.cn): the
+    # scheduled e-mails are written outside any request, so their links (dashboard, overdue list) are
+    # built on this address.
+    PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
     # A leader with no units in charge sees nothing unless this is on (then leaders see all units).
     LEADERS_SEE_ALL = _env_bool("LEADERS_SEE_ALL", False)
     # Flask-Limiter: where the per-address counters live ("memory://" for one process; a Redis URL,

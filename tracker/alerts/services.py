@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 
 from tracker.access.policy import Role
-from tracker.alerts.models import Delivery, DigestLog, Notification, Webhook
+from tracker.alerts.models import Delivery, DeliveryAttachment, DigestLog, Notification, Webhook
 from tracker.alerts.scan import alert_label
 from tracker.audit import services as audit
 from tracker.auth.models import User
@@ -26,6 +26,7 @@ from tracker.core.db import insert_ignoring_conflicts
 from tracker.core.errors import ValidationFailed
 from tracker.core.inputs import parse_id
 from tracker.extensions import db
+from tracker.reports import periods
 
 log = logging.getLogger(__name__)
 
@@ -235,7 +236,9 @@ def problem_summary(problem) -> str:
 # ---- e-mail and webhooks -------------------------------------------------------------------------
 
 
-def queue_email(addresses, subject, body) -> None:
+def queue_email(addresses, subject, body, attachments=()) -> None:
+    """One pending e-mail per distinct address; ATTACHMENTS, a list of (filename, content_type,
+    bytes), go with each of them."""
     now = clock.now()
     for address in dict.fromkeys(a.strip() for a in addresses if a and a.strip()):
         db.session.add(
@@ -248,8 +251,20 @@ def queue_email(addresses, subject, body) -> None:
                 attempts=0,
                 next_attempt_at=now,
                 created_at=now,
+                attachments=[
+                    DeliveryAttachment(filename=name[:200], content_type=content_type, data=data)
+                    for name, content_type, data in attachments
+                ],
             )
         )
+
+
+def public_url(path: str) -> str:
+    """PATH on the address people reach the app at (config PUBLIC_BASE_URL): links in e-mails, which
+    are written by jobs, outside any request."""
+    from flask import current_app
+
+    return current_app.config.get("PUBLIC_BASE_URL", "").rstrip("/") + path
 
 
 def webhook_request(hook: Webhook, payload: dict) -> tuple[str, bytes]:
@@ -300,8 +315,9 @@ def mail_settings() -> dict:
     return merged
 
 
-def send_email(address, subject, body) -> None:
-    """Send one message through the configured SMTP server; raises on failure."""
+def send_email(address, subject, body, attachments=()) -> None:
+    """Send one message through the configured SMTP server, with ATTACHMENTS ((filename, content_type,
+    bytes); non-ASCII file names are encoded per RFC 2231); raises on failure."""
     mail = mail_settings()
     if not mail["server"]:
         raise RuntimeError("SMTP is not configured (MAIL_SERVER)")
@@ -310,6 +326,9 @@ def send_email(address, subject, body) -> None:
     message["To"] = address
     message["Subject"] = subject
     message.set_content(body)
+    for filename, content_type, data in attachments:
+        maintype, _slash, subtype = content_type.partition("/")
+        message.add_attachment(data, maintype=maintype, subtype=subtype or "octet-stream", filename=filename)
     with smtplib.SMTP(mail["server"], int(mail["port"]), timeout=15) as smtp:
         if mail["use_tls"]:
             smtp.starttls()
@@ -352,7 +371,8 @@ def deliver_pending(limit=200) -> dict:
     for item in due:
         try:
             if item.channel == "email":
-                send_email(item.target, item.subject, item.body)
+                files = [(a.filename, a.content_type, a.data) for a in item.attachments]
+                send_email(item.target, item.subject, item.body, files)
             else:
                 hook = db.session.get(Webhook, int(item.target.split(":", 1)[1]))
                 if hook is None or not hook.is_active:
@@ -411,7 +431,7 @@ def daily_digest(today=None) -> int:
         if not _mark_digest(leader, today, "daily"):
             continue
         title = f"{today.isoformat()} 分管单位问题日报：逾期 {len(overdue)} 件，临期 {len(soon)} 件"
-        body = digest_text(today, overdue, soon)
+        body = digest_text(today, overdue, soon) + "\n\n" + report_links()
         notify([leader], "digest.daily", title, body=body)
         if leader.email:
             queue_email([leader.email], title, body)
@@ -441,30 +461,78 @@ def digest_text(today, overdue, soon) -> str:
 
 
 def weekly_summary(today=None) -> int:
-    """Monday: inspectors and leaders get last week's figures (new, closed, overdue now)."""
+    """Monday: inspectors and leaders get last week's figures (new, closed, overdue now) of the units
+    each may see, in the inbox; by e-mail with the last full week's unit ranking and today's overdue
+    list attached as Excel, scoped the same way (weekly_attachments), and links to the dashboard."""
+    from tracker.access import policy
     from tracker.ledger.models import OPEN_STATUSES, Problem
 
     today = today or clock.today()
     start = today - timedelta(days=7)
     zone = clock.timezone()
     since = datetime.combine(start, datetime.min.time(), zone)
-    created = db.session.scalar(select(func.count()).select_from(Problem).where(Problem.created_at >= since))
-    closed = db.session.scalar(select(func.count()).select_from(Problem).where(Problem.closed_at >= since))
-    overdue = db.session.scalar(
-        select(func.count()).select_from(Problem).where(Problem.status.in_(OPEN_STATUSES), Problem.deadline < today)
+
+    def per_unit(*conditions):
+        rows = db.session.execute(select(Problem.unit_id, func.count()).where(*conditions).group_by(Problem.unit_id))
+        return dict(rows.all())
+
+    figures = (
+        per_unit(Problem.created_at >= since),
+        per_unit(Problem.closed_at >= since),
+        per_unit(Problem.status.in_(OPEN_STATUSES), Problem.deadline < today),
     )
-    title = f"{start.isoformat()}–{today.isoformat()} 周报：新增 {created} 件，销号 {closed} 件，当前逾期 {overdue} 件"
+    week = periods.period_of("week", today - timedelta(days=7))
     told = 0
     people = db.session.scalars(
         select(User).where(User.role.in_((Role.INSPECTOR, Role.LEADER)), User.is_active.is_(True))
     ).all()
     for user in people:
+        scope = policy.visible_unit_ids(user)
+        created, closed, overdue = (
+            sum(n for unit_id, n in counts.items() if scope is None or unit_id in scope) for counts in figures
+        )
+        title = (
+            f"{start.isoformat()}–{today.isoformat()} 周报：新增 {created} 件，销号 {closed} 件，当前逾期 {overdue} 件"
+        )
         if _mark_digest(user, today, "weekly"):
             notify([user], "digest.weekly", title)
             if user.email:
-                queue_email([user.email], title, title)
+                files, note = weekly_attachments(user, week)
+                body = f"{title}\n\n{note}\n\n{report_links()}"
+                queue_email([user.email], title, body, files)
             told += 1
     return told
+
+
+def weekly_attachments(user, week) -> tuple[list, str]:
+    """([(filename, content_type, bytes)], the body's lines about them): the unit ranking of WEEK (the
+    last full week, Monday to Sunday) and today's overdue list as Excel, both within what USER may see.
+
+    A failure here is logged and leaves this user's e-mail without files (its text says so): it never
+    stops the summary of the others. The files are built in a savepoint, so that a failed statement
+    does not spoil the transaction the other users' rows are written in."""
+    from tracker.excel.responses import XLSX_MIMETYPE
+    from tracker.reports import overdue, ranking
+
+    try:
+        with db.session.begin_nested():
+            ranking_name, ranking_data = ranking.xlsx_attachment(user, week)
+            overdue_name, overdue_data = overdue.xlsx_attachment(user)
+    except Exception:  # noqa: BLE001 - one user's files must not stop everyone's summary
+        log.exception("weekly summary: the attachments for user %s could not be built", user.id)
+        return [], "附件生成失败，请登录系统查看单位排名和逾期清单。"
+    files = [(ranking_name, XLSX_MIMETYPE, ranking_data), (overdue_name, XLSX_MIMETYPE, overdue_data)]
+    note = (
+        f"附件（均为您可查看范围内的单位）：\n"
+        f"  1. 上周单位排名（{week.start.isoformat()} 至 {week.end.isoformat()}）：{ranking_name}\n"
+        f"  2. 当前逾期清单（截至 {clock.local_now():%Y-%m-%d %H:%M}）：{overdue_name}"
+    )
+    return files, note
+
+
+def report_links() -> str:
+    """The links at the end of the digests: the dashboard and the overdue list."""
+    return f"领导驾驶舱：{public_url('/reports/dashboard')}\n逾期清单：{public_url('/reports/overdue')}"
 
 
 # ---- admin settings ------------------------------------------------------------------------------

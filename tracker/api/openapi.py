@@ -80,6 +80,81 @@ NUMBER = {
 }
 
 
+EXTENSION_OUT = {
+    "type": "object",
+    "description": "延期申请",
+    "properties": {
+        "id": {"type": "integer"},
+        "status": {"type": "string", "enum": ["pending", "approved", "refused"]},
+        "reason": {"type": "string"},
+        "current_deadline": {"type": ["string", "null"], "format": "date", "description": "the deadline when asked"},
+        "requested_deadline": {"type": "string", "format": "date"},
+        "requested_by": {"type": ["string", "null"], "description": "username"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "decided_by": {"type": ["string", "null"], "description": "username"},
+        "decided_at": {"type": ["string", "null"], "format": "date-time"},
+        "note": {"type": ["string", "null"], "description": "the inspector's note (required to refuse)"},
+    },
+}
+
+RATE = {"type": ["number", "null"], "description": "percent, one decimal; null when there is nothing to divide by"}
+
+RANKING_ROW = {
+    "type": "object",
+    "description": "one responsible unit; every figure counts the unit's own problems (not its sub-units)",
+    "properties": {
+        "unit_id": {"type": ["integer", "null"]},
+        "unit_code": {"type": ["string", "null"]},
+        "unit": {"type": ["string", "null"]},
+        "received": {"type": "integer", "description": "intake records received (upheld appeals left out)"},
+        "assigned": {"type": "integer", "description": "problems assigned in the period"},
+        "closed": {"type": "integer", "description": "problems signed off in the period"},
+        "on_time_original": {"type": "integer", "description": "closed by the original deadline"},
+        "on_time_extended": {
+            "type": "integer",
+            "description": "closed after the original deadline, by the one an approved extension set",
+        },
+        "late": {"type": "integer", "description": "closed after the deadline"},
+        "on_time_rate": RATE,
+        "original_rate": RATE,
+        "overdue_now": {"type": "integer", "description": "open and past the deadline today, whatever the period"},
+        "avg_working_days": {"type": ["number", "null"], "description": "working days from assignment to sign-off"},
+        "rework": {"type": "integer"},
+        "relapse": {"type": "integer"},
+        "followed_up": {"type": "integer"},
+        "satisfied": {"type": "integer", "description": "满意 and 基本满意"},
+        "satisfaction_rate": RATE,
+        "notices": {"type": "integer", "description": "supervision notices issued in the period"},
+        "rank": {"type": ["integer", "null"], "description": "null for units with nothing closed or overdue"},
+        "flagged": {"type": "boolean", "description": "at the bottom this period and the previous one (约谈)"},
+    },
+}
+
+
+def _query(name, description, schema=None):
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema or {"type": "string"},
+    }
+
+
+PERIOD_PARAMETERS = [
+    _query("from", "first day, YYYY-MM-DD (custom dates; with `to`)", {"type": "string", "format": "date"}),
+    _query("to", "last day, YYYY-MM-DD", {"type": "string", "format": "date"}),
+    _query(
+        "period",
+        "month | quarter | year | week | custom",
+        {"type": "string", "enum": ["month", "quarter", "year", "week", "custom"]},
+    ),
+    _query("month", "YYYY-MM (period=month)"),
+    _query("quarter", "YYYY-Qn, e.g. 2026-Q4 (period=quarter)"),
+    _query("year", "YYYY (period=year)"),
+]
+
+
 SPEC = {
     "openapi": "3.1.0",
     "info": {
@@ -91,7 +166,13 @@ SPEC = {
     "servers": [{"url": "/api/v1"}],
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-        "schemas": {"Error": ERROR, "IntakeIn": INTAKE_IN, "IntakeOut": INTAKE_OUT},
+        "schemas": {
+            "Error": ERROR,
+            "IntakeIn": INTAKE_IN,
+            "IntakeOut": INTAKE_OUT,
+            "Extension": EXTENSION_OUT,
+            "RankingRow": RANKING_ROW,
+        },
     },
     "security": [{"bearer": []}],
     "paths": {
@@ -258,10 +339,233 @@ SPEC = {
                 "responses": {"200": {"description": "items"}, **_errors(401, 404)},
             }
         },
+        "/problems/{number}/extensions": {
+            "parameters": [NUMBER],
+            "post": {
+                "summary": "The unit asks for a later deadline (延期申请); one pending request at a time",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["new_deadline", "reason"],
+                                "properties": {
+                                    "new_deadline": {
+                                        "type": "string",
+                                        "format": "date",
+                                        "description": "a working day, not in the past, after the current deadline",
+                                    },
+                                    "reason": {"type": "string", "maxLength": 2000},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "201": {
+                        "description": "the pending request",
+                        "content": {"application/json": {"schema": EXTENSION_OUT}},
+                    },
+                    **_errors(400, 401, 403, 404, 409, 422),
+                },
+            },
+        },
+        "/problems/{number}/extensions/{id}": {
+            "parameters": [
+                NUMBER,
+                {
+                    "name": "id",
+                    "in": "path",
+                    "required": True,
+                    "description": "the request's id",
+                    "schema": {"type": "integer"},
+                },
+            ],
+            "post": {
+                "summary": "The inspector decides: an approval moves `deadline` (`original_deadline` stays); "
+                "a refusal needs a note",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["approve"],
+                                "properties": {
+                                    "approve": {"type": "boolean"},
+                                    "note": {"type": "string", "description": "required when approve is false"},
+                                    "version": {
+                                        "type": "integer",
+                                        "description": "the problem's version (409 when stale)",
+                                    },
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "the problem (as GET /problems/{number}) with `extension`, the decided request",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "number": {"type": "string"},
+                                        "version": {"type": "integer"},
+                                        "deadline": {"type": ["string", "null"], "format": "date"},
+                                        "original_deadline": {"type": ["string", "null"], "format": "date"},
+                                        "extension": EXTENSION_OUT,
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    **_errors(400, 401, 403, 404, 409, 422),
+                },
+            },
+        },
+        "/reports/dashboard": {
+            "get": {
+                "summary": "The leader's figures (领导驾驶舱) in the caller's scope: open by tier and status, overdue "
+                "and the worst overdue items, due this week, intake this week and last, closed (on time) and "
+                "follow-up satisfaction in the period (default the current month)",
+                "parameters": PERIOD_PARAMETERS,
+                "responses": {
+                    "200": {
+                        "description": "the figures",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "date": {"type": "string", "format": "date"},
+                                        "period": {"type": "object"},
+                                        "open": {"type": "object", "description": "{total, by_tier, by_status}"},
+                                        "overdue": {"type": "object", "description": "{count, worst: [...]}"},
+                                        "due_this_week": {"type": "object", "description": "{from, to, count}"},
+                                        "intake": {"type": "object", "description": "{this_week, last_week}"},
+                                        "closed": {"type": "object", "description": "{total, on_time, by_timeliness}"},
+                                        "satisfaction": {"type": "object"},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    **_errors(401, 403, 422),
+                },
+            }
+        },
+        "/reports/ranking": {
+            "get": {
+                "summary": "Unit ranking (排名通报): one row per unit in the caller's scope, the same numbers as the "
+                "ranking page and /reports/ranking.xlsx with the same query string (default the current quarter)",
+                "parameters": [
+                    *PERIOD_PARAMETERS,
+                    _query(
+                        "unit",
+                        "rank within this unit's subtree (unit id; 404 outside the caller's scope)",
+                        {"type": "integer"},
+                    ),
+                    _query("sort", "a figure's name to sort by"),
+                    _query("dir", "asc | desc", {"type": "string", "enum": ["asc", "desc"]}),
+                ],
+                "responses": {
+                    "200": {
+                        "description": "the ranking",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "from": {"type": "string", "format": "date"},
+                                        "to": {"type": "string", "format": "date"},
+                                        "label": {"type": "string"},
+                                        "items": {"type": "array", "items": RANKING_ROW},
+                                        "totals": {
+                                            "type": "object",
+                                            "description": "the figures summed over the items",
+                                        },
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    **_errors(401, 403, 404, 422),
+                },
+            }
+        },
         "/reports/overdue": {
             "get": {
-                "summary": "Overdue problems grouped by unit, worst first",
-                "responses": {"200": {"description": "the report"}, **_errors(401)},
+                "summary": "Overdue problems grouped by unit, worst first; `total` and each unit's `count` count every "
+                "overdue problem in scope, however many; each unit lists its first `limit` problems",
+                "parameters": [
+                    _query(
+                        "limit",
+                        "problems listed per unit (default 100, at most 1000)",
+                        {"type": "integer", "minimum": 1},
+                    ),
+                    _query(
+                        "unit", "one unit and its sub-units (id; 404 outside the caller's scope)", {"type": "integer"}
+                    ),
+                    _query("unit_code", "the same by code"),
+                    _query("tier", "red | yellow | blue | quick_fix"),
+                ],
+                "responses": {
+                    "200": {
+                        "description": "the report",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "date": {"type": "string", "format": "date"},
+                                        "total": {"type": "integer"},
+                                        "limit": {"type": "integer"},
+                                        "units": {
+                                            "type": "array",
+                                            "items": {
+                                                "type": "object",
+                                                "properties": {
+                                                    "unit_code": {"type": ["string", "null"]},
+                                                    "unit": {"type": ["string", "null"]},
+                                                    "count": {"type": "integer"},
+                                                    "problems": {
+                                                        "type": "array",
+                                                        "items": {
+                                                            "type": "object",
+                                                            "properties": {
+                                                                "number": {"type": "string"},
+                                                                "title": {"type": "string"},
+                                                                "tier": {"type": ["string", "null"]},
+                                                                "quick_fix": {"type": "boolean"},
+                                                                "deadline": {"type": "string", "format": "date"},
+                                                                "original_deadline": {
+                                                                    "type": ["string", "null"],
+                                                                    "format": "date",
+                                                                },
+                                                                "days_overdue": {
+                                                                    "type": "integer",
+                                                                    "description": "working days",
+                                                                },
+                                                                "owner": {"type": ["string", "null"]},
+                                                                "leader": {"type": ["string", "null"]},
+                                                                "escalation": {"type": ["string", "null"]},
+                                                                "last_progress": {"type": ["string", "null"]},
+                                                            },
+                                                        },
+                                                    },
+                                                },
+                                            },
+                                        },
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    **_errors(401, 404),
+                },
             }
         },
         "/inspections": {

@@ -101,6 +101,7 @@ ACTION_LABELS = {
 # The action select of the audit log page groups actions by the part before the dot.
 ACTION_GROUPS = {
     "problem": _l("问题台账"),
+    "campaign": _l("专项"),
     "notice": _l("督促通知"),
     "inspection": _l("暗访复查"),
     "followup": _l("回访"),
@@ -119,6 +120,7 @@ ACTION_GROUPS = {
 
 OBJECT_LABELS = {
     "problem": _l("问题"),
+    "campaign": _l("专项"),
     "inspection_batch": _l("暗访复查批次"),
     "intake_record": _l("反映件"),
     "import_batch": _l("导入批次"),
@@ -139,6 +141,10 @@ OBJECT_LABELS = {
 FIELD_LABELS = {
     # problems
     "status": _l("状态"),
+    "campaign": _l("专项"),
+    "starts_on": _l("开始日期"),
+    "ends_on": _l("结束日期"),
+    "description": _l("说明"),
     "tier": _l("分级"),
     "suggested_tier": _l("建议分级"),
     "tier_override_reason": _l("调整分级理由"),

@@ -51,6 +51,8 @@ class LedgerFilter:
     closed_from: date | None = None
     closed_to: date | None = None
     timeliness: str = ""
+    deadline_from: date | None = None  # the dashboard's 本周到期: deadline within a range
+    deadline_to: date | None = None
     reworked: bool = False
     relapsed: bool = False
     q: str = ""
@@ -88,7 +90,7 @@ class LedgerFilter:
                 setattr(flt, name, True)
             elif value not in ("", "0", "false", "no"):
                 flt.ignored.append(name)
-        for name in ("assigned_from", "assigned_to", "closed_from", "closed_to"):
+        for name in ("assigned_from", "assigned_to", "closed_from", "closed_to", "deadline_from", "deadline_to"):
             value = args.get(name, "")
             if value:
                 try:
@@ -118,6 +120,8 @@ class LedgerFilter:
             "closed_from": self.closed_from,
             "closed_to": self.closed_to,
             "timeliness": self.timeliness,
+            "deadline_from": self.deadline_from,
+            "deadline_to": self.deadline_to,
             "reworked": 1 if self.reworked else "",
             "relapsed": 1 if self.relapsed else "",
             "q": self.q,
@@ -183,6 +187,10 @@ def filtered(user, flt: LedgerFilter, *, for_counts=False):
         stmt = stmt.where(Problem.status.in_(OPEN_STATUSES), Problem.deadline < today)
     elif flt.due == "soon":
         stmt = stmt.where(due_soon_condition(today))
+    if flt.deadline_from:
+        stmt = stmt.where(Problem.deadline >= flt.deadline_from)
+    if flt.deadline_to:
+        stmt = stmt.where(Problem.deadline <= flt.deadline_to)
     zone = clock.timezone()
     if flt.assigned_from:
         stmt = stmt.where(Problem.assigned_at >= datetime.combine(flt.assigned_from, time(), zone))
@@ -392,6 +400,10 @@ def export_filter_text(flt: LedgerFilter) -> str:
         low = flt.assigned_from.isoformat() if flt.assigned_from else "…"
         high = flt.assigned_to.isoformat() if flt.assigned_to else "…"
         parts.append(_("交办日期：%(a)s 至 %(b)s", a=low, b=high))
+    if flt.deadline_from or flt.deadline_to:
+        low = flt.deadline_from.isoformat() if flt.deadline_from else "…"
+        high = flt.deadline_to.isoformat() if flt.deadline_to else "…"
+        parts.append(_("完成时限：%(a)s 至 %(b)s", a=low, b=high))
     if flt.leader_id:
         leader = db.session.get(User, flt.leader_id)
         parts.append(_("分管领导：%(n)s", n=leader.name if leader else "—"))

@@ -412,3 +412,221 @@ def decide_extension(problem, request_id, approve: bool, note, *, actor, expecte
         alerts.problem_unit_side(problem), "workflow.extension_decided", title, body=note or None, problem=problem
     )
     return item
+
+
+# ---- campaigns (专项) ------------------------------------------------------------------------------
+
+CAMPAIGN_NAME_MAX = 100
+TAG_CHUNK = 1000
+
+
+def _campaign_values(data) -> dict:
+    """Clean campaign fields from DATA (a form or a dict); raises ValidationFailed naming each bad field."""
+    from datetime import date
+
+    errors = {}
+    name = plain_text(data.get("name") or "", 1000).strip()
+    if not name:
+        errors["name"] = _("请填写专项名称。")
+    elif len(name) > CAMPAIGN_NAME_MAX:
+        errors["name"] = _("专项名称最多 %(n)d 个字。", n=CAMPAIGN_NAME_MAX)
+    days = {}
+    for key in ("starts_on", "ends_on"):
+        raw = data.get(key)
+        if isinstance(raw, date) or not raw:
+            days[key] = raw or None
+            continue
+        try:
+            days[key] = date.fromisoformat(str(raw).strip())
+        except ValueError:
+            errors[key] = _("日期格式有误，应为 YYYY-MM-DD。")
+    if days.get("starts_on") and days.get("ends_on") and days["ends_on"] < days["starts_on"]:
+        errors["ends_on"] = _("结束日期不能早于开始日期。")
+    if errors:
+        raise ValidationFailed(_("专项信息有误，请修正标出的字段。"), errors)
+    return {
+        "name": name,
+        "description": plain_text(data.get("description") or "", 2000) or None,
+        "starts_on": days["starts_on"],
+        "ends_on": days["ends_on"],
+        "is_active": bool(data.get("is_active", True)),
+    }
+
+
+def _campaign_state(campaign) -> dict:
+    return {
+        "name": campaign.name,
+        "description": campaign.description,
+        "starts_on": campaign.starts_on.isoformat() if campaign.starts_on else None,
+        "ends_on": campaign.ends_on.isoformat() if campaign.ends_on else None,
+        "is_active": campaign.is_active,
+    }
+
+
+def _save_campaign(campaign, values) -> None:
+    """Write VALUES; a name taken by another campaign (also by one saved a moment ago in another
+    request) raises ValidationFailed on the name."""
+    from sqlalchemy import func
+    from sqlalchemy.exc import IntegrityError
+
+    from tracker.ledger.models import Campaign
+
+    taken = select(Campaign.id).where(func.lower(Campaign.name) == values["name"].lower())
+    if campaign.id:
+        taken = taken.where(Campaign.id != campaign.id)
+    message = _("已有名为“%(n)s”的专项。", n=values["name"])
+    if db.session.scalar(taken.limit(1)) is not None:
+        raise ValidationFailed(message, {"name": message})
+    for key, value in values.items():
+        setattr(campaign, key, value)
+    try:
+        with db.session.begin_nested():
+            db.session.add(campaign)
+            db.session.flush()
+    except IntegrityError:
+        raise ValidationFailed(message, {"name": message}) from None
+
+
+def create_campaign(data, *, actor):
+    """A new campaign (专项). Raises Forbidden (campaign.manage), ValidationFailed (name missing, too
+    long or taken; end before start)."""
+    from tracker.ledger.models import Campaign
+
+    policy.require(actor, "campaign.manage")
+    values = _campaign_values(data)
+    campaign = Campaign(created_by_id=getattr(actor, "id", None))
+    _save_campaign(campaign, values)
+    audit.record(actor, "campaign.create", "campaign", campaign.id, after=_campaign_state(campaign))
+    return campaign
+
+
+def update_campaign(campaign, data, *, actor) -> bool:
+    """Change CAMPAIGN; returns whether anything changed. Raises as create_campaign."""
+    policy.require(actor, "campaign.manage")
+    values = _campaign_values(data)
+    before = _campaign_state(campaign)
+    _save_campaign(campaign, values)
+    after = _campaign_state(campaign)
+    if before == after:
+        return False
+    changed = [k for k in after if before[k] != after[k]]
+    audit.record(
+        actor,
+        "campaign.update",
+        "campaign",
+        campaign.id,
+        before={k: before[k] for k in changed},
+        after={k: after[k] for k in changed},
+    )
+    return True
+
+
+def get_campaign(campaign_id):
+    """The campaign CAMPAIGN_ID; NotFound when there is none."""
+    from tracker.core.inputs import parse_id
+    from tracker.ledger.models import Campaign
+
+    campaign = db.session.get(Campaign, parse_id(campaign_id)) if parse_id(campaign_id) else None
+    if campaign is None:
+        raise NotFound(_("未找到该专项。"))
+    return campaign
+
+
+def _target_campaign(campaign_id):
+    """The campaign a problem is to be put in (None: taken out); only active campaigns take problems."""
+    if campaign_id in (None, "", 0, "0"):
+        return None
+    campaign = get_campaign(campaign_id)
+    if not campaign.is_active:
+        raise ValidationFailed(
+            _("专项“%(n)s”已停用，不能再归入问题。", n=campaign.name), {"campaign": _("专项已停用。")}
+        )
+    return campaign
+
+
+def set_campaign(problem, campaign_id, *, actor) -> bool:
+    """Put PROBLEM in the campaign CAMPAIGN_ID (empty: take it out). Returns whether it changed.
+    Raises NotFound (problem out of scope, no such campaign), Forbidden (problem.campaign),
+    ValidationFailed (campaign no longer active)."""
+    from tracker.core.inputs import parse_id
+
+    policy.require(actor, "problem.campaign", problem)
+    if parse_id(campaign_id) == problem.campaign_id:
+        return False  # unchanged (also when it stays in a campaign stopped since)
+    campaign = _target_campaign(campaign_id)
+    new_id = campaign.id if campaign else None
+    before = problem.campaign.name if problem.campaign else None
+    problem.campaign_id = new_id
+    db.session.flush()
+    db.session.expire(problem, ["campaign"])
+    audit.record(
+        actor,
+        "problem.campaign",
+        "problem",
+        problem.number,
+        before={"campaign": before},
+        after={"campaign": campaign.name if campaign else None},
+    )
+    return True
+
+
+def tag_matching(user, flt, campaign_id, *, actor, expected=None) -> int:
+    """Put every problem USER sees that matches the ledger filter FLT in the campaign CAMPAIGN_ID
+    (one UPDATE per chunk of ids, one audit event per problem written in one batch). Problems already
+    in it are left alone. EXPECTED, when given, is the count the user confirmed: a different count
+    now (the ledger changed meanwhile) raises Conflict and nothing is changed. Returns how many
+    problems were tagged. Raises Forbidden, NotFound, ValidationFailed, Conflict."""
+    from sqlalchemy import func, or_, update
+
+    from tracker.core.errors import Conflict
+    from tracker.ledger import queries
+    from tracker.ledger.models import Campaign
+
+    policy.require(actor, "problem.campaign")
+    campaign = _target_campaign(campaign_id)
+    if campaign is None:
+        raise ValidationFailed(_("请选择专项。"), {"campaign": _("请选择专项。")})
+    matching = queries.filtered(user, flt).order_by(None)
+    if expected is not None:
+        total = db.session.scalar(matching.with_only_columns(func.count()))
+        if total != expected:
+            raise Conflict(_("符合筛选条件的问题已变为 %(n)d 件，请重新确认。", n=total))
+    names = dict(db.session.execute(select(Campaign.id, Campaign.name)).all())
+    rows = db.session.execute(
+        matching.with_only_columns(Problem.id, Problem.number, Problem.campaign_id)
+        .where(or_(Problem.campaign_id.is_(None), Problem.campaign_id != campaign.id))
+        .order_by(Problem.id)
+    ).all()
+    table = Problem.__table__
+    for start in range(0, len(rows), TAG_CHUNK):
+        chunk = [r.id for r in rows[start : start + TAG_CHUNK]]
+        db.session.execute(
+            update(table).where(table.c.id.in_(chunk)).values(campaign_id=campaign.id, version=table.c.version + 1)
+        )
+    note = _("按台账筛选条件批量归入：%(f)s", f=queries.export_filter_text(flt))
+    audit.record_many(
+        actor,
+        (
+            {
+                "action": "problem.campaign",
+                "object_type": "problem",
+                "object_id": r.number,
+                "before": {"campaign": names.get(r.campaign_id)},
+                "after": {"campaign": campaign.name},
+                "note": note,
+            }
+            for r in rows
+        ),
+    )
+    # Problems loaded in this session are stale now (campaign and version changed underneath).
+    for obj in list(db.session.identity_map.values()):
+        if isinstance(obj, Problem):
+            db.session.expire(obj)
+    return len(rows)
+
+
+def active_campaigns():
+    """The campaigns problems can be put in now, by name."""
+    from tracker.ledger.models import Campaign
+
+    return list(db.session.scalars(select(Campaign).where(Campaign.is_active.is_(True)).order_by(Campaign.name)))

@@ -66,6 +66,7 @@ def index():
         leaders=db.session.scalars(select(User).where(User.role == Role.LEADER).order_by(User.name)).all(),
         statuses=STATUS_LABELS,
         tiers=TIER_LABELS,
+        **_campaign_context(flt),
     )
 
 
@@ -166,6 +167,7 @@ def render_problem(problem, status=200, kept=None, errors=None):
         alerts=open_alerts_for([problem.id]),
         alert_label=alert_label,
         inspection_item=_inspection_item(problem),
+        campaign_choices=_campaign_choices(problem),
     ), status
 
 
@@ -222,6 +224,8 @@ def assign(number):
         details["milestones"] = _milestones_from(request.form)
         try:
             workflow.apply(problem, "assign", actor=current_user, expected_version=form.version.data, **details)
+            if "campaign" in request.form and policy.can(current_user, "problem.campaign", problem):
+                ledger_services.set_campaign(problem, request.form["campaign"], actor=current_user)
         except Conflict as conflict:
             db.session.rollback()
             flash(conflict.message, "warning")
@@ -248,6 +252,8 @@ def assign(number):
         suggestion=suggestion,
         proposal=proposal,
         posted_milestones=_milestones_from(request.form),
+        campaign_choices=_campaign_choices(problem),
+        chosen_campaign=parse_id(request.form.get("campaign")) if request.method == "POST" else problem.campaign_id,
     ), status
 
 
@@ -300,3 +306,95 @@ def people():
 @bp.app_template_filter("weekday")
 def weekday_filter(value):
     return WEEKDAYS[value.weekday()] if value else ""
+
+
+# ---- campaigns (专项): the filter's choices and chips, tagging one problem or every match ----------
+
+
+def _campaign_context(flt):
+    """The 专项 select, the chips of drill-down filters that have no field of their own, and for those
+    who tag problems the number that "将筛选结果归入专项" would tag (only when something is filtered)."""
+    from sqlalchemy import func
+
+    from tracker.ledger.models import Campaign, Problem
+
+    campaigns = db.session.scalars(select(Campaign).order_by(Campaign.is_active.desc(), Campaign.name)).all()
+    closed = _("销号日期：%(a)s 至 %(b)s", a=flt.closed_from or "…", b=flt.closed_to or "…")
+    timeliness = queries.export_filter_text(queries.LedgerFilter(timeliness=flt.timeliness))
+    chips = []
+    for shown, text, cleared in (
+        (flt.unit_only, _("仅本单位（不含下级单位）"), {"unit_only": ""}),
+        (flt.closed_from or flt.closed_to, closed, {"closed_from": "", "closed_to": ""}),
+        (flt.timeliness, timeliness, {"timeliness": ""}),
+        (flt.reworked, _("有返工"), {"reworked": ""}),
+        (flt.relapsed, _("有反弹"), {"relapsed": ""}),
+    ):
+        if shown:
+            chips.append((text, url_for("ledger.index", **flt.args(**cleared))))
+    tag_count = None
+    filtered_args = flt.args(sort="", cursor="")
+    if policy.can(current_user, "problem.campaign") and filtered_args and any(c.is_active for c in campaigns):
+        stmt = queries.filtered(current_user, flt).order_by(None).with_only_columns(func.count(Problem.id))
+        tag_count = db.session.scalar(stmt)
+    return {"campaigns": campaigns, "filter_chips": chips, "tag_count": tag_count, "tag_args": filtered_args}
+
+
+def _campaign_choices(problem):
+    """The campaigns an inspector may put PROBLEM in (none for anyone else)."""
+    return ledger_services.active_campaigns() if policy.can(current_user, "problem.campaign", problem) else []
+
+
+def _csrf_ok():
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except ValidationError:
+        flash(_("表单已过期，请刷新后重试。"), "danger")
+        return False
+    return True
+
+
+@bp.route("/campaign", methods=["POST"])
+def tag_campaign():
+    """将筛选结果归入专项: every problem matching the posted ledger filter goes into the chosen campaign,
+    if the count the user confirmed still holds."""
+    from tracker.core.errors import NotFound
+
+    policy.require(current_user, "problem.campaign")
+    flt = queries.LedgerFilter.from_args(request.form)
+    back = url_for("ledger.index", **flt.args())
+    if not _csrf_ok():
+        return redirect(back)
+    if not flt.args(sort="", cursor=""):
+        flash(_("请先筛选问题，再归入专项。"), "warning")
+        return redirect(back)
+    try:
+        campaign = ledger_services.get_campaign(request.form.get("target_campaign"))
+        done = ledger_services.tag_matching(
+            current_user, flt, campaign.id, actor=current_user, expected=parse_id(request.form.get("expected"))
+        )
+    except (Conflict, ValidationFailed, NotFound) as failure:
+        db.session.rollback()
+        flash(failure.message, "warning")
+        return redirect(back)
+    db.session.commit()
+    flash(_("已将 %(n)d 个问题归入专项“%(c)s”。", n=done, c=campaign.name), "success")
+    return redirect(url_for("ledger.index", **flt.args(campaign=campaign.id, cursor="")))
+
+
+@bp.route("/<number>/campaign", methods=["POST"])
+def set_campaign(number):
+    """The inspector puts the problem in a campaign or takes it out (empty choice)."""
+    problem = queries.get_problem_or_404(number, current_user)
+    policy.require(current_user, "problem.campaign", problem)
+    if _csrf_ok():
+        try:
+            changed = ledger_services.set_campaign(problem, request.form.get("campaign"), actor=current_user)
+        except ValidationFailed as failure:
+            db.session.rollback()
+            flash(failure.message, "warning")
+        else:
+            db.session.commit()
+            if changed:
+                name = problem.campaign.name if problem.campaign else None
+                flash(_("已归入专项“%(c)s”。", c=name) if name else _("已移出专项。"), "success")
+    return redirect(url_for("ledger.show", number=problem.number))
