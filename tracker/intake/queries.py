@@ -42,6 +42,10 @@ class InboxFilter:
     date_to: date | None = None
     q: str = ""
     sort: str = "received_desc"
+    # Drill-downs from the reports: the unit alone (not its sub-units); only the records that count
+    # against a unit (not excluded by an upheld appeal).
+    unit_only: bool = False
+    counted: bool = False
     ignored: tuple = ()
 
     @classmethod
@@ -74,8 +78,15 @@ class InboxFilter:
         if sort not in SORTS:
             ignored.append("sort")
             sort = "received_desc"
+        flags = {}
+        for name in ("unit_only", "counted"):
+            value = args.get(name, "")
+            flags[name] = value in ("1", "true", "yes")
+            if value not in ("", "0", "1", "true", "false", "yes", "no"):
+                ignored.append(name)
         return cls(
             handling=handling,
+            **flags,
             channel=args.get("channel", "")[:50],
             kind=kind,
             unit_id=unit_id,
@@ -98,8 +109,12 @@ def visible_records(user, flt: InboxFilter):
         stmt = stmt.where(IntakeRecord.channel == flt.channel)
     if flt.kind:
         stmt = stmt.where(IntakeRecord.kind == flt.kind)
-    if flt.unit_id:
+    if flt.unit_id and flt.unit_only:
+        stmt = stmt.where(IntakeRecord.unit_id == flt.unit_id)
+    elif flt.unit_id:
         stmt = stmt.where(IntakeRecord.unit_id.in_(subtree_ids({flt.unit_id}) or {-1}))
+    if flt.counted:
+        stmt = stmt.where(IntakeRecord.is_excluded.is_(False))
     zone = clock.timezone()
     if flt.date_from:
         stmt = stmt.where(IntakeRecord.received_at >= datetime.combine(flt.date_from, time(), zone))

@@ -8,10 +8,16 @@ from flask_babel import gettext as _
 
 from tracker.core import clock
 from tracker.core.errors import ValidationFailed
+from tracker.core.words import N_
 
 KINDS = ("month", "quarter", "year", "week", "custom")
 MAX_YEARS = 5  # a longer custom period is refused: nobody ranks units over decades
-QUARTER_NAMES = {1: "一", 2: "二", 3: "三", 4: "四"}
+QUARTER_LABELS = {
+    1: N_("%(y)d年第一季度"),
+    2: N_("%(y)d年第二季度"),
+    3: N_("%(y)d年第三季度"),
+    4: N_("%(y)d年第四季度"),
+}
 
 
 @dataclass(frozen=True)
@@ -26,7 +32,7 @@ class Period:
         if self.kind == "month":
             return _("%(y)d年%(m)d月", y=self.start.year, m=self.start.month)
         if self.kind == "quarter":
-            return _("%(y)d年第%(q)s季度", y=self.start.year, q=_(QUARTER_NAMES[(self.start.month - 1) // 3 + 1]))
+            return _(QUARTER_LABELS[(self.start.month - 1) // 3 + 1], y=self.start.year)
         if self.kind == "year":
             return _("%(y)d年", y=self.start.year)
         return _("%(a)s 至 %(b)s", a=self.start.isoformat(), b=self.end.isoformat())
