@@ -5,13 +5,28 @@ period and the filter, call it and render.
 Everyone with `report.view` (inspectors, leaders, admins) sees the figures of the units they may see;
 a unit outside a leader's charge answers 404, as everywhere."""
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import func
 
 from tracker.access import policy
+from tracker.core import clock
 from tracker.core.errors import NotFound, ValidationFailed
-from tracker.reports import periods
+from tracker.core.inputs import parse_id
+from tracker.excel.responses import xlsx_download
+from tracker.extensions import db
+from tracker.ledger import queries as ledger_queries
+from tracker.ledger import services as ledger_services
+from tracker.ledger.models import STATUS_LABELS, Campaign, Problem
+from tracker.org import queries as org_queries
+from tracker.org.models import Unit
+from tracker.reports import breakdowns as breakdown_report
+from tracker.reports import dashboard as board
+from tracker.reports import lists, periods
+from tracker.reports import overdue as overdue_report
+from tracker.reports import ranking as ranking_report
+from tracker.reports.forms import CampaignForm
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -33,9 +48,6 @@ def period_from_request(default="month"):
 def unit_in_scope(unit_id):
     """The unit UNIT_ID if the current user may see it; NotFound otherwise (the same 404 as a unit
     that does not exist)."""
-    from tracker.extensions import db
-    from tracker.org.models import Unit
-
     unit = db.session.get(Unit, unit_id) if unit_id else None
     scope = policy.visible_unit_ids(current_user)
     if unit is None or (scope is not None and unit.id not in scope):
@@ -54,10 +66,6 @@ def index():
 @bp.route("/dashboard")
 def dashboard():
     """The figures at a glance; a bad period shows its message above the current month's figures (200)."""
-    from flask import url_for
-
-    from tracker.reports import dashboard as board
-
     period, error = period_from_request("month")
     dash = board.figures(current_user, period)
     charts = board.chart_data(dash, lambda endpoint, args: url_for(endpoint, **args), _)
@@ -69,10 +77,6 @@ def dashboard():
 
 def _overdue_choices():
     """Units (tree order) and campaigns for the overdue list's filter bar, within the user's scope."""
-    from tracker.extensions import db
-    from tracker.ledger.models import Campaign
-    from tracker.org import queries as org_queries
-
     units = org_queries.tree_order(org_queries.all_units())
     scope = policy.visible_unit_ids(current_user)
     units = units if scope is None else [(u, d) for u, d in units if u.id in scope]
@@ -82,7 +86,6 @@ def _overdue_choices():
 
 @bp.route("/overdue")
 def overdue():
-    from tracker.reports import overdue as overdue_report
 
     data = overdue_report.report(current_user, request.args)
     units, campaigns = _overdue_choices()
@@ -98,7 +101,6 @@ def overdue():
 
 @bp.route("/overdue/print")
 def overdue_print():
-    from tracker.reports import overdue as overdue_report
 
     data = overdue_report.report(current_user, request.args, limit=overdue_report.PRINT_ROWS)
     return render_template(
@@ -108,8 +110,6 @@ def overdue_print():
 
 @bp.route("/overdue.xlsx")
 def overdue_xlsx():
-    from tracker.excel.responses import xlsx_download
-    from tracker.reports import overdue as overdue_report
 
     flt = overdue_report.parse_filter(current_user, request.args)
     rows = overdue_report.export_rows(current_user, request.args)
@@ -126,9 +126,6 @@ def overdue_xlsx():
 
 def _ranking_from_request():
     """(ranking, error) for the ranking page, its print and its download (default: this quarter)."""
-    from tracker.core.inputs import parse_id
-    from tracker.reports import ranking as ranking_report
-
     period, error = period_from_request("quarter")
     within = unit_in_scope(parse_id(request.args.get("unit"))) if request.args.get("unit") else None
     result = ranking_report.build(
@@ -139,7 +136,6 @@ def _ranking_from_request():
 
 @bp.route("/ranking")
 def ranking():
-    from tracker.reports import ranking as ranking_report
 
     result, error = _ranking_from_request()
     return render_template("reports/ranking.html", ranking=result, error=error, report=ranking_report)
@@ -147,7 +143,6 @@ def ranking():
 
 @bp.route("/ranking/print")
 def ranking_print():
-    from tracker.reports import ranking as ranking_report
 
     result, error = _ranking_from_request()
     return render_template("reports/ranking_print.html", ranking=result, error=error, report=ranking_report)
@@ -155,10 +150,6 @@ def ranking_print():
 
 @bp.route("/ranking.xlsx")
 def ranking_xlsx():
-    from flask import redirect, url_for
-
-    from tracker.excel.responses import xlsx_download
-    from tracker.reports import ranking as ranking_report
 
     result, error = _ranking_from_request()
     if error is not None:  # the page says what is wrong with the period
@@ -177,13 +168,6 @@ def _campaign_form_page(form, campaign, status=200):
 @bp.route("/campaigns")
 def campaigns():
     """The campaigns, each with its problems (those the user may see) linked to the ledger filter."""
-    from sqlalchemy import func
-
-    from tracker.extensions import db
-    from tracker.ledger import queries as ledger_queries
-    from tracker.ledger.models import Problem
-    from tracker.reports import lists
-
     stmt = ledger_queries.filtered(current_user, ledger_queries.LedgerFilter()).order_by(None)
     counts = dict(
         db.session.execute(
@@ -197,11 +181,6 @@ def campaigns():
 
 @bp.route("/campaigns/new", methods=["GET", "POST"])
 def new_campaign():
-    from flask import flash, redirect, url_for
-
-    from tracker.extensions import db
-    from tracker.ledger import services as ledger_services
-    from tracker.reports.forms import CampaignForm
 
     policy.require(current_user, "campaign.manage")
     form = CampaignForm()
@@ -220,11 +199,6 @@ def new_campaign():
 
 @bp.route("/campaigns/<int:campaign_id>/edit", methods=["GET", "POST"])
 def edit_campaign(campaign_id):
-    from flask import flash, redirect, url_for
-
-    from tracker.extensions import db
-    from tracker.ledger import services as ledger_services
-    from tracker.reports.forms import CampaignForm
 
     campaign = ledger_services.get_campaign(campaign_id)
     policy.require(current_user, "campaign.manage")
@@ -246,7 +220,6 @@ def edit_campaign(campaign_id):
 
 
 def _campaign_errors(form, failed: ValidationFailed):
-    from flask import flash
 
     for name, message in failed.fields.items():
         if name in form:
@@ -257,8 +230,6 @@ def _campaign_errors(form, failed: ValidationFailed):
 def _list_scope():
     """(scope, error) of a list page: a bad period or an unknown campaign falls back to this month,
     with the message shown above the list."""
-    from tracker.reports import lists
-
     try:
         return lists.parse_scope(request.args), None
     except ValidationFailed as failure:
@@ -266,9 +237,6 @@ def _list_scope():
 
 
 def _list_page(template, scope, error, **context):
-    from tracker.ledger import queries as ledger_queries
-    from tracker.ledger.models import STATUS_LABELS
-    from tracker.reports import lists
 
     return render_template(
         template,
@@ -286,15 +254,10 @@ def _list_page(template, scope, error, **context):
 
 def _bad_download(endpoint):
     """A download asked with a bad period or campaign goes to the page, which says what is wrong."""
-    from flask import redirect, url_for
-
     return redirect(url_for(endpoint, **{k: v for k, v in request.args.items() if k != "format"}))
 
 
 def _list_xlsx(title, headers, rows, widths, wrapped, scope):
-    from tracker.core import clock
-    from tracker.excel.responses import xlsx_download
-    from tracker.reports import lists
 
     stamp = clock.local_now().strftime("%Y%m%d-%H%M")
     return xlsx_download(
@@ -312,8 +275,6 @@ def _list_xlsx(title, headers, rows, widths, wrapped, scope):
 @bp.route("/lists/problems")
 def list_problems():
     """问题清单: the problems of a period (assigned in it) or of a campaign; ?format=xlsx, ?print=1."""
-    from tracker.reports import lists
-
     scope, error = _list_scope()
     columns = lists.PROBLEM_COLUMNS
     if request.args.get("format") == "xlsx":
@@ -337,8 +298,6 @@ def list_problems():
 @bp.route("/lists/responsibility")
 def list_responsibility():
     """责任清单: per unit, who is responsible, the leaders in charge, its problems by state."""
-    from tracker.reports import lists
-
     scope, error = _list_scope()
     result = lists.responsibility(current_user, scope)
     if request.args.get("format") == "xlsx":
@@ -362,8 +321,6 @@ def list_responsibility():
 @bp.route("/lists/tasks")
 def list_tasks():
     """任务清单: every measure as a task (the milestones, or the measures of a problem without any)."""
-    from tracker.reports import lists
-
     scope, error = _list_scope()
     columns = lists.TASK_COLUMNS
     if request.args.get("format") == "xlsx":
@@ -396,31 +353,26 @@ def list_tasks():
 @bp.route("/breakdowns")
 def breakdowns():
     """Problems and intake records of a period per category or channel; ?format=xlsx downloads it."""
-    from flask import url_for
-
-    from tracker.excel.responses import xlsx_download
-    from tracker.reports import breakdowns as spec
-
     period, error = period_from_request("month")
-    dim = spec.dimension(request.args)
-    result = spec.breakdown(current_user, period, dim)
+    dim = breakdown_report.dimension(request.args)
+    result = breakdown_report.breakdown(current_user, period, dim)
     if request.args.get("format") == "xlsx" and error is None:  # never a file of another period than asked
         stamp = period.start.isoformat() if period.kind != "custom" else f"{period.start}_{period.end}"
         return xlsx_download(
-            spec.export_headers(dim),
-            spec.export_rows(result),
-            f"{spec.export_title(dim)}-{stamp}.xlsx",
-            sheet_name=str(spec.DIMENSIONS[dim]),
-            widths=spec.EXPORT_WIDTHS,
-            title_rows=spec.export_title_rows(current_user, result),
+            breakdown_report.export_headers(dim),
+            breakdown_report.export_rows(result),
+            f"{breakdown_report.export_title(dim)}-{stamp}.xlsx",
+            sheet_name=str(breakdown_report.DIMENSIONS[dim]),
+            widths=breakdown_report.EXPORT_WIDTHS,
+            title_rows=breakdown_report.export_title_rows(current_user, result),
             for_print=True,
         )
     return render_template(
         "reports/breakdowns.html",
         result=result,
-        links=spec.links(result),
-        chart=spec.chart_data(result, lambda target: url_for(target[0], **target[1])),
-        spec=spec,
+        links=breakdown_report.links(result),
+        chart=breakdown_report.chart_data(result, lambda target: url_for(target[0], **target[1])),
+        spec=breakdown_report,
         period=period,
         error=error,
     ), (422 if error else 200)
