@@ -123,5 +123,7 @@ def test_upgrade_backfills_the_figures_of_problems_closed_before_it(empty_databa
             got = conn.execute(
                 select(problems.c.id, problems.c.close_timeliness, problems.c.close_workdays).order_by(problems.c.id)
             ).all()
+        db.session.remove()
+        db.engine.dispose()
     # 2026-09-28 → 2026-10-09: 29, 30 Sep, the holiday 1–7 Oct, 8 and 9 Oct; 10 Oct (Saturday) is a make-up working day
     assert [tuple(r) for r in got] == [(1, "original", 4), (2, "extended", 5), (3, None, None)]
