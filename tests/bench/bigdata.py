@@ -29,6 +29,17 @@ What the data looks like (all shares approximate):
     there is no one to call; due when closed in the last 14 days; of the older ones 86 % done (one
     FollowUp row: 满意 62 %, 基本满意 26 %, 不满意 12 %), 4 % unreachable after three tries, 10 %
     still due (a backlog); 10 % of the closed problems' records are published (is_public).
+  * the figures a sign-off stores: close_timeliness ('original' / 'extended' / 'late', the local date of
+    closed_at against original_deadline and deadline, as tracker.ledger.timeliness.judge does) and
+    close_workdays, which is APPROXIMATE: calendar days from assignment to sign-off * 5 / 7, rounded
+    down (SQL knows no holiday calendar; the app's figure counts statutory working days);
+  * 15 % of the assigned problems had an extension approved: deadline = original_deadline + half the
+    time limit + 3..10 days, and one ExtensionRequest (approved, decided_at) each; their closures run
+    over the longer time (so about 7 % of the closed problems are 延期后按期办结, 25 % late);
+  * rework_count 1 (6 %) or 2 (2 %), relapse_count 1 for 2 % of the closed and in-progress problems;
+    campaign_id on 20 % (12 % / 8 % over the first and last active campaign, the demo's two
+    专项 created when there are none: tracker.demo.services.ensure_campaigns);
+  * a 督办单 (SupervisionNotice, 挂牌督办 beyond 10 calendar days) for 30 % of the problems overdue now.
 The tracking code and PIN of any record are known from the database: `sample_credentials(n)`.
 """
 
@@ -149,6 +160,12 @@ class _Sql:
         if self.pg:
             return f"(CAST({column} AS date) + CAST({days} AS integer))"
         return f"date({column}, ({days}) || ' days')"
+
+    def local_date_before_now(self, seconds: str) -> str:
+        """The local (TIMEZONE, fixed offset :tzoff seconds) date of the moment SECONDS before :now."""
+        if self.pg:
+            return f"CAST((CAST(:now AS timestamptz) AT TIME ZONE 'UTC') + (:tzoff - ({seconds})) * INTERVAL '1 second' AS date)"
+        return f"date(:now, (:tzoff - ({seconds})) || ' seconds')"
 
     def ts_of_date(self, column: str, seconds: str) -> str:
         """Midnight UTC of date COLUMN plus SECONDS."""
@@ -313,11 +330,12 @@ def fill(
     import sqlalchemy as sa
 
     from tracker.access.policy import Role
+    from tracker.alerts.models import SupervisionNotice
     from tracker.auth.models import User
     from tracker.core import clock, crypto, sequences
     from tracker.extensions import db
     from tracker.intake.models import IntakeRecord
-    from tracker.ledger.models import Problem
+    from tracker.ledger.models import ExtensionRequest, Problem
     from tracker.org.models import Unit
     from tracker.oversight.models import FollowUp
 
@@ -352,16 +370,26 @@ def fill(
         name = rng.choice(SURNAMES) + "".join(rng.choices(GIVEN, k=rng.randint(1, 2)))
         phone = "1" + rng.choice("3456789") + "".join(rng.choices("0123456789", k=9))
         people.append((crypto.encrypt(name), crypto.encrypt(phone), crypto.mask_name(name), crypto.mask_phone(phone)))
+    from tracker.demo.services import ensure_campaigns
+
+    campaigns = ensure_campaigns()
+    first_eid = (session.scalar(sa.select(sa.func.max(ExtensionRequest.id))) or 0) + 1
+    first_nid = (session.scalar(sa.select(sa.func.max(SupervisionNotice.id))) or 0) + 1
+    first_nseq = (
+        session.scalar(sa.select(sa.func.max(SupervisionNotice.seq)).where(SupervisionNotice.year == year)) or 0
+    ) + 1
+    session.commit()
     steps["prepare"] = time.perf_counter() - started
     session.remove()
 
     engine = db.engine
     sql = _Sql(engine.dialect.name, clock.now(), clock.today())
-    params = {"now": sql.now_param(), "today": sql.today.isoformat()}
+    tzoff = int(clock.now().astimezone(clock.timezone()).utcoffset().total_seconds())
+    params = {"now": sql.now_param(), "today": sql.today.isoformat(), "tzoff": tzoff}
     nt, nu, ni, nl = len(texts), len(units), len(inspectors), max(1, len(leaders))
     last_pid = first_pid + problems - 1
     n_records = problems * records_per_problem
-    tables = ["problems", "intake_records", "followups"]
+    tables = ["problems", "intake_records", "followups", "extension_requests", "supervision_notices"]
     with engine.connect() as conn:
         if not sql.pg:
             conn.exec_driver_sql("PRAGMA synchronous = OFF")
@@ -404,7 +432,8 @@ def fill(
 
                 t0 = time.perf_counter()
                 conn.execute(
-                    sa.text(_problems_sql(sql, problems, seed, first_pid, first_seq, year, nt, nu, ni, nl)), params
+                    sa.text(_problems_sql(sql, problems, seed, first_pid, first_seq, year, nt, nu, ni, nl, campaigns)),
+                    params,
                 )
                 steps["problems"] = time.perf_counter() - t0
                 say(f"  problems: {problems:,} in {steps['problems']:.1f} s")
@@ -423,6 +452,16 @@ def fill(
                 ).rowcount
                 steps["followups"] = time.perf_counter() - t0
                 say(f"  follow-up calls: {made_followups:,} in {steps['followups']:.1f} s")
+
+                t0 = time.perf_counter()
+                made_extensions = conn.execute(
+                    sa.text(_extensions_sql(sql, first_pid, last_pid, first_eid)), params
+                ).rowcount
+                made_notices = conn.execute(
+                    sa.text(_notices_sql(sql, first_pid, last_pid, first_nid, first_nseq, year)), params
+                ).rowcount
+                steps["extensions, notices"] = time.perf_counter() - t0
+                say(f"  approved extensions: {made_extensions:,}, supervision notices: {made_notices:,}")
 
                 t0 = time.perf_counter()
                 for _name, ddl in indexes:
@@ -446,6 +485,8 @@ def fill(
         "problems": problems,
         "intake_records": n_records,
         "followups": made_followups,
+        "extensions": made_extensions,
+        "notices": made_notices,
         "seconds": seconds,
         "rate": problems / seconds if seconds else 0.0,
         "steps": steps,
@@ -470,36 +511,54 @@ def analyze(vacuum: bool = True) -> float:
     return time.perf_counter() - started
 
 
-def _problems_sql(sql: _Sql, n, seed, first_pid, first_seq, year, nt, nu, ni, nl) -> str:
+def _problems_sql(sql: _Sql, n, seed, first_pid, first_seq, year, nt, nu, ni, nl, campaigns) -> str:
     status = _shares("r1", STATUS_SHARES, 1000)
     tier = "(CASE WHEN r2 % 100 < 15 THEN 'red' WHEN r2 % 100 < 70 THEN 'yellow' ELSE 'blue' END)"
     days = "(CASE WHEN tr = 'red' THEN 5 WHEN tr = 'yellow' THEN 14 ELSE 42 END)"
     channel = _shares("r11", CHANNEL_SHARES, 100)
     # seconds before now: closed_off (closed_at), assigned_off, created_off
     closed_off = "(r7 % 31536000)"
+    # an approved extension (延期) for 15 % of the assigned problems: half the time limit and 3-10 days more
+    ext = f"(CASE WHEN st <> 'new' AND r12 % 100 < 15 THEN {days} / 2 + 3 + (r12 / 100) % 8 ELSE 0 END)"
     assigned_off = (
         f"(CASE WHEN st = 'new' THEN NULL "
-        f"WHEN st = 'closed' THEN {closed_off} + (1 + r8 % ({days} * 13 / 10 + 1)) * 86400 + r9 % 36000 "
+        f"WHEN st = 'closed' THEN {closed_off} + (1 + r8 % (dd * 13 / 10 + 1 + ext)) * 86400 + r9 % 36000 "
         f"WHEN st = 'withdrawn' THEN r7 % 31536000 + 259200 "
         f"ELSE r7 % 6480000 END)"
     )
     second_insp = f"((r5 % {ni}) + 1 + r6 % {max(1, ni - 1)}) % {ni}" if ni > 1 else "0"
     inner = f"""
-        SELECT h.*, {status} AS st, {tier} AS tr FROM {_hashed(sql.numbers(n), "j + " + str(first_pid), 11, seed, sql.fence)} h
+        SELECT h.*, {status} AS st, {tier} AS tr FROM {_hashed(sql.numbers(n), "j + " + str(first_pid), 14, seed, sql.fence)} h
+    """
+    mid0 = f"""
+        SELECT q.*, {days} AS dd, {ext} AS ext FROM ({inner}) q
     """
     mid = f"""
-        SELECT q.*, {assigned_off} AS aoff, {days} AS dd FROM ({inner}) q
+        SELECT q0.*, {assigned_off} AS aoff FROM ({mid0}) q0
     """
     outer = f"""
         SELECT z.*, COALESCE(z.aoff + 3600 + z.r9 % 172800, z.r7 % 864000) AS coff FROM ({mid}) z
     """
     f = sql.false()
+    original = sql.day_from_today("x.dd - x.aoff / 86400")
+    extended = sql.day_from_today("x.dd + x.ext - x.aoff / 86400")
+    closed_on = sql.local_date_before_now("x.r7 % 31536000")
+    timeliness = (
+        f"CASE WHEN x.st = 'closed' THEN (CASE WHEN {closed_on} <= {original} THEN 'original' "
+        f"WHEN {closed_on} <= {extended} THEN 'extended' ELSE 'late' END) END"
+    )
+    # working days approximated as calendar days * 5 / 7 (no holiday calendar in SQL)
+    workdays = "CASE WHEN x.st = 'closed' THEN ((x.aoff - x.r7 % 31536000) / 86400) * 5 / 7 END"
+    campaign = "NULL"
+    if campaigns:
+        campaign = f"CASE WHEN x.r13 % 100 < 12 THEN {campaigns[0]} "
+        campaign += f"WHEN x.r13 % 100 < 20 THEN {campaigns[-1]} END" if len(campaigns) > 1 else "END"
     return f"""
     INSERT INTO problems (id, number, title, description, category, channel, source_kind, status, tier,
         is_quick_fix, unit_id, owner_id, leader_id, inspector_id, created_by_id, measures, assigned_at,
         deadline, original_deadline, deadline_rule, closed_at, closed_by_id, approved_by_id, public_reply,
         review_opinion, needs_verification, evidence_waived, rework_count, reopen_count, relapse_count,
-        created_at, updated_at, version)
+        close_timeliness, close_workdays, campaign_id, created_at, updated_at, version)
     SELECT
         x.j + {first_pid},
         'ZG-{year}-' || {sql.pad6(f"x.j + {first_seq}")},
@@ -512,8 +571,8 @@ def _problems_sql(sql: _Sql, n, seed, first_pid, first_seq, year, nt, nu, ni, nl
         i1.user_id,
         CASE WHEN x.st = 'new' THEN NULL ELSE '立行立改，限期整改到位' END,
         CASE WHEN x.st = 'new' THEN NULL ELSE {sql.ts_before_now("x.aoff")} END,
-        CASE WHEN x.st = 'new' THEN NULL ELSE {sql.day_from_today("x.dd - x.aoff / 86400")} END,
-        CASE WHEN x.st = 'new' THEN NULL ELSE {sql.day_from_today("x.dd - x.aoff / 86400")} END,
+        CASE WHEN x.st = 'new' THEN NULL ELSE {extended} END,
+        CASE WHEN x.st = 'new' THEN NULL ELSE {original} END,
         NULL,
         CASE WHEN x.st = 'closed' THEN {sql.ts_before_now("x.r7 % 31536000")} END,
         CASE WHEN x.st = 'closed' THEN i2.user_id END,
@@ -521,7 +580,9 @@ def _problems_sql(sql: _Sql, n, seed, first_pid, first_seq, year, nt, nu, ni, nl
         CASE WHEN x.st = 'closed' THEN t.reply END,
         CASE WHEN x.st IN ('closed', 'verifying') THEN '整改措施落实到位，同意销号' END,
         {f}, {f},
-        CASE WHEN x.r10 % 100 < 8 AND x.st <> 'new' THEN 1 ELSE 0 END, 0, 0,
+        CASE WHEN x.st = 'new' THEN 0 WHEN x.r10 % 100 < 6 THEN 1 WHEN x.r10 % 100 < 8 THEN 2 ELSE 0 END, 0,
+        CASE WHEN x.st IN ('closed', 'in_progress') AND x.r14 % 100 < 2 THEN 1 ELSE 0 END,
+        {timeliness}, {workdays}, {campaign},
         {sql.ts_before_now("x.coff")},
         {sql.ts_before_now("CASE WHEN x.st = 'closed' THEN x.r7 % 31536000 WHEN x.st = 'new' THEN x.coff ELSE x.r10 % (x.aoff + 1) END")},
         1
@@ -605,6 +666,44 @@ def _records_sql(sql: _Sql, seed, first_pid, last_pid, first_rid, per, code_offs
     """
 
 
+def _extensions_sql(sql: _Sql, first_pid, last_pid, first_eid) -> str:
+    """An approved ExtensionRequest for every generated problem whose deadline is past its original one."""
+    asked = sql.ts_plus("p.assigned_at", "3600 * (1 + p.id % 47)")
+    decided = sql.ts_plus("p.assigned_at", "3600 * (21 + p.id % 47)")
+    now = "CAST(:now AS timestamptz)" if sql.pg else ":now"
+    least = "LEAST" if sql.pg else "min"
+    return f"""
+    INSERT INTO extension_requests (id, problem_id, requested_by_id, reason, current_deadline, requested_deadline,
+        status, decided_by_id, decided_at, decision_note, created_at)
+    SELECT p.id - {first_pid} + {first_eid}, p.id, p.owner_id, '涉及资金和施工周期，原定时限内难以整改到位，申请延期。',
+        p.original_deadline, p.deadline, 'approved', p.inspector_id, {least}({decided}, {now}), '同意延期，请按新时限整改到位。',
+        {least}({asked}, {now})
+    FROM problems p
+    WHERE p.id BETWEEN {first_pid} AND {last_pid} AND p.deadline > p.original_deadline
+    """
+
+
+def _notices_sql(sql: _Sql, first_pid, last_pid, first_nid, first_nseq, year) -> str:
+    """督办单 for 30 % of the generated problems overdue now (挂牌督办 beyond 10 calendar days)."""
+    late = (
+        "(CAST(:today AS date) - p.deadline)"
+        if sql.pg
+        else "CAST(julianday(:today) - julianday(p.deadline) AS INTEGER)"
+    )
+    today = "CAST(:today AS date)" if sql.pg else ":today"
+    return f"""
+    INSERT INTO supervision_notices (id, year, seq, problem_id, level, unit_id, leader_id, deadline, days_overdue,
+        reply_by, note, issued_at, issued_by_id, source_key)
+    SELECT p.id - {first_pid} + {first_nid}, {year}, p.id - {first_pid} + {first_nseq}, p.id,
+        CASE WHEN {late} > 10 THEN 'listed' ELSE 'supervise' END, p.unit_id, p.leader_id, p.deadline,
+        {late} * 5 / 7, {sql.day_from_today("3")}, '逾期未办结，请于回复期限前书面报告整改情况。',
+        {sql.ts_before_now("3600 * (1 + p.id % 72)")}, p.inspector_id, NULL
+    FROM problems p
+    WHERE p.id BETWEEN {first_pid} AND {last_pid} AND p.status IN ('assigned', 'in_progress', 'submitted', 'verifying')
+        AND p.deadline < {today} AND (CAST(p.id AS BIGINT) * 40503) % 100 < 30
+    """
+
+
 def _followups_sql(sql: _Sql, seed, first_rid, last_rid, first_fid, ni) -> str:
     outcome = "(CASE WHEN h.followup_state = 'unreachable' THEN 'unreachable' WHEN h.r1 % 100 < 62 THEN 'satisfied' WHEN h.r1 % 100 < 88 THEN 'basically_satisfied' ELSE 'unsatisfied' END)"
     source = f"""(SELECT r.id AS rid, r.problem_id, r.unit_id, r.followup_state, r.followup_due_on
@@ -660,6 +759,19 @@ def describe(kind: str) -> dict:
 
     out = {}
     out["status"] = dict(db.session.execute(sa.text("SELECT status, count(*) FROM problems GROUP BY status")).all())
+    out["close_timeliness"] = dict(
+        db.session.execute(
+            sa.text("SELECT COALESCE(close_timeliness, '-'), count(*) FROM problems GROUP BY close_timeliness")
+        ).all()
+    )
+    out["extended"] = db.session.scalar(sa.text("SELECT count(*) FROM problems WHERE deadline > original_deadline"))
+    out["campaign"] = dict(
+        db.session.execute(
+            sa.text("SELECT COALESCE(campaign_id, 0), count(*) FROM problems GROUP BY campaign_id")
+        ).all()
+    )
+    out["extension_requests"] = db.session.scalar(sa.text("SELECT count(*) FROM extension_requests"))
+    out["supervision_notices"] = db.session.scalar(sa.text("SELECT count(*) FROM supervision_notices"))
     out["followup_state"] = dict(
         db.session.execute(
             sa.text("SELECT COALESCE(followup_state, '-'), count(*) FROM intake_records GROUP BY followup_state")

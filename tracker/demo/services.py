@@ -79,6 +79,7 @@ def seed(seed_value=None) -> list[tuple[User, str]]:
         user.must_change_password = False
         logins.append((user, password))
     seed_showcase({u.username: u for u, _p in logins})
+    seed_history(seed_value)
     return logins
 
 
@@ -170,6 +171,37 @@ def seed_showcase(users) -> None:
         clock.pin(pinned)
 
 
+CAMPAIGNS = [
+    # (name, description, starts this many days ago, lasts this many days)
+    ("主题教育检视问题整改", "主题教育中检视出的群众急难愁盼问题，逐项建立台账、限期整改。", 150, 270),
+    ("营商环境专项整治", "聚焦审批效率、涉企服务和窗口作风的专项整治。", 90, 180),
+]
+
+
+def ensure_campaigns() -> list[int]:
+    """The demo campaigns (专项), created when the database has none; returns the ids of the active ones."""
+    from tracker.core import clock
+    from tracker.ledger.models import Campaign
+
+    have = db.session.scalars(select(Campaign.id).where(Campaign.is_active.is_(True)).order_by(Campaign.id)).all()
+    if have:
+        return list(have)
+    today = clock.today()
+    made = []
+    for name, description, ago, days in CAMPAIGNS:
+        campaign = Campaign(
+            name=name,
+            description=description,
+            starts_on=today - timedelta(days=ago),
+            ends_on=today - timedelta(days=ago) + timedelta(days=days),
+            is_active=True,
+        )
+        db.session.add(campaign)
+        made.append(campaign)
+    db.session.flush()
+    return [c.id for c in made]
+
+
 TITLES = [
     ("窗口工作人员服务态度生硬", "干部作风"),
     ("办事材料反复要求补交", "审批效率"),
@@ -197,49 +229,140 @@ UNIT_STATUSES = [
     "closed",
     "withdrawn",
 ]
+# The small demo's history (`flask demo seed`): the shares of a ledger that has run for a year.
+HISTORY_STATUSES = ["closed"] * 80 + ["withdrawn"] * 2 + ["new"] * 2 + ["assigned"] * 2
+HISTORY_STATUSES += ["in_progress"] * 9 + ["submitted"] * 3 + ["verifying"] * 2
+HISTORY_PROBLEMS = 360
+HISTORY_DAYS = 120  # closures over the last 120 days: about as many records a week as the open problems brought
+LIMIT_DAYS = {"red": 5, "yellow": 14, "blue": 42}
+FOLLOWUP_NOTES = {
+    "satisfied": "反映人表示问题已解决，对处理结果满意。",
+    "basically_satisfied": "反映人表示基本解决，希望继续跟进。",
+    "unsatisfied": "反映人表示问题未解决，对处理结果不满意。",
+}
+EXTENSION_REASON = "涉及资金和施工周期，原定时限内难以整改到位，申请延期。"
 
 
-def seed_problems(count: int, seed_value=None, records_per_problem: int = 3, batch: int = 5000) -> dict:
+def seed_history(seed_value=None) -> dict:
+    """A year of ledger behind the showcase (for `flask demo seed`): HISTORY_PROBLEMS problems, most of
+    them closed over the last year, some open ones overdue and some due this week, so that a leader's
+    dashboard, overdue list and ranking have something to show. Does not commit."""
+    return seed_problems(HISTORY_PROBLEMS, seed_value, statuses=HISTORY_STATUSES, commit=False, days=HISTORY_DAYS)
+
+
+def seed_problems(
+    count: int,
+    seed_value=None,
+    records_per_problem: int = 3,
+    batch: int = 5000,
+    statuses: list[str] = UNIT_STATUSES,
+    commit: bool = True,
+    days: int = 365,
+) -> dict:
     """Generate COUNT problems (and RECORDS_PER_PROBLEM intake records each) across the existing units,
     for trying the ledger at scale and for the benchmarks. Inserted in batches with Core statements.
-    Generated records share one encrypted query PIN (demo data, not for real complainants)."""
-    from datetime import datetime, timedelta
+    Generated records share one encrypted query PIN (demo data, not for real complainants).
+
+    Shapes: closed problems were signed off over the last DAYS days, after a rectification of one day to
+    1.3 times their time limit, by an inspector, with the figures a sign-off stores (close_timeliness
+    and close_workdays, as tracker.ledger.timeliness.closing_figures computes them); open ones were
+    assigned recently (about a fifth of them overdue); 15 % of the assigned problems had an extension
+    approved (an ExtensionRequest and a later deadline); 8 % were sent back once or twice (rework),
+    2 % came back after closing (relapse); 20 % belong to one of the demo campaigns. COMMIT=False:
+    flush only (the caller commits)."""
+    from datetime import datetime, time, timedelta
 
     from sqlalchemy import insert, select, update
 
     from tracker.core import clock, crypto, sequences
+    from tracker.core.calendar import WorkdayIndex
     from tracker.intake.models import IntakeRecord
     from tracker.intake.services import new_tracking_code
-    from tracker.ledger.models import Problem
+    from tracker.ledger.models import ExtensionRequest, Problem
+    from tracker.ledger.timeliness import judge
     from tracker.org.models import Unit
+    from tracker.oversight.models import FollowUp
 
     rng = random.Random(seed_value)
-    units = db.session.execute(select(Unit.id).where(Unit.parent_id.is_not(None))).scalars().all()
+    units = db.session.execute(select(Unit.id).where(Unit.parent_id.is_not(None)).order_by(Unit.id)).scalars().all()
     owners = dict(db.session.execute(select(User.unit_id, User.id).where(User.role == Role.UNIT)).all())
-    leaders = db.session.scalars(select(User.id).where(User.role == Role.LEADER)).all() or [None]
+    leaders = db.session.scalars(select(User.id).where(User.role == Role.LEADER).order_by(User.id)).all() or [None]
+    inspectors = db.session.scalars(select(User.id).where(User.role == Role.INSPECTOR).order_by(User.id)).all()
+    inspectors = inspectors or [None]
     if not units:
         raise ValueError("create units first (flask demo seed)")
+    campaigns = ensure_campaigns()
     year = clock.today().year
     start = sequences.next_value("problem", year)
     pin = crypto.encrypt("000000")
     now = clock.now()
     today = clock.today()
+    zone = clock.timezone()
+    workdays = WorkdayIndex(today - timedelta(days=800), today)
+    quarter_days = (today - today.replace(month=(today.month - 1) // 3 * 3 + 1, day=1)).days + 1
     first_problem_id = (db.session.scalar(select(func.max(Problem.id))) or 0) + 1
-    made_problems = made_records = 0
+    record_id = db.session.scalar(select(func.max(IntakeRecord.id))) or 0
+    # the first record of a closed problem has someone to call back (a few people, encrypted once)
+    callers = []
+    for _n in range(12):
+        name, phone = (
+            rng.choice("王李张刘陈杨黄赵吴周") + rng.choice("伟芳娜敏静强磊军洋"),
+            f"139{rng.randrange(10**8):08d}",
+        )
+        callers.append((crypto.encrypt(name), crypto.encrypt(phone), crypto.mask_name(name), crypto.mask_phone(phone)))
+    connection = db.session.connection()
+    made_problems = made_records = made_extensions = made_followups = 0
+
+    def local(day, seconds):
+        return datetime.combine(day, time(), zone) + timedelta(seconds=seconds)
+
     for offset in range(0, count, batch):
-        problems, records = [], []
+        problems, records, extensions, followups = [], [], [], []
         for i in range(offset, min(count, offset + batch)):
+            pid = first_problem_id + i
             title, category = TITLES[rng.randrange(len(TITLES))]
-            status = UNIT_STATUSES[rng.randrange(len(UNIT_STATUSES))]
+            status = statuses[rng.randrange(len(statuses))]
             tier = rng.choice(("red", "yellow", "yellow", "blue"))
             unit_id = rng.choice(units)
             assigned = status != "new"
-            assigned_on = today - timedelta(days=rng.randrange(0, 400))
-            deadline = assigned_on + timedelta(days={"red": 5, "yellow": 14, "blue": 42}[tier]) if assigned else None
+            limit = LIMIT_DAYS[tier]
+            extra = limit // 2 + 3 + rng.randrange(8) if assigned and rng.random() < 0.15 else 0
+            closed_at = closed_by = timeliness = close_workdays = None
+            if status == "closed":
+                # some in the current month and quarter, so that their figures have closures even on day one
+                chance = rng.random()
+                span = today.day if chance < 0.03 else quarter_days if chance < 0.12 else days
+                closed_on = today - timedelta(days=rng.randrange(span))
+                assigned_on = closed_on - timedelta(days=1 + rng.randrange(limit * 13 // 10 + 1 + extra))
+                closed_at = min(local(closed_on, 32400 + rng.randrange(32400)), now - timedelta(minutes=5))
+                closed_by = rng.choice(inspectors)
+            elif status == "withdrawn":
+                assigned_on = today - timedelta(days=30 + rng.randrange(days))
+            elif assigned:
+                assigned_on = today - timedelta(days=rng.randrange(int((limit + extra) * 1.25) + 1))
+            else:
+                assigned_on = None
+            if assigned:
+                assigned_at = min(local(assigned_on, 30600 + rng.randrange(25200)), now - timedelta(hours=1))
+                created = assigned_at - timedelta(minutes=30 + rng.randrange(2880))
+                original = assigned_on + timedelta(days=limit)
+                deadline = original + timedelta(days=extra)
+            else:
+                assigned_at = original = deadline = None
+                created = now - timedelta(minutes=30 + rng.randrange(14400))
+            if closed_at is not None:
+                closed_on = closed_at.astimezone(zone).date()
+                timeliness = judge(closed_on, original, deadline)
+                close_workdays = max(0, workdays.between(assigned_on, closed_on))
+            chance = rng.random()
+            rework = (1 if chance < 0.06 else 2 if chance < 0.08 else 0) if assigned else 0
+            relapse = 1 if status in ("closed", "in_progress") and rng.random() < 0.02 else 0
+            chance = rng.random()
+            campaign = campaigns[0] if chance < 0.12 else campaigns[-1] if chance < 0.2 else None
             number = f"ZG-{year}-{start + i:06d}"
             problems.append(
                 {
-                    "id": first_problem_id + i,
+                    "id": pid,
                     "number": number,
                     "title": f"{title}（{i}）",
                     "description": title,
@@ -252,24 +375,72 @@ def seed_problems(count: int, seed_value=None, records_per_problem: int = 3, bat
                     "unit_id": unit_id,
                     "owner_id": owners.get(unit_id) if assigned else None,
                     "leader_id": rng.choice(leaders) if assigned else None,
+                    "inspector_id": rng.choice(inspectors),
                     "measures": "限期整改" if assigned else None,
-                    "assigned_at": datetime.combine(assigned_on, datetime.min.time(), clock.timezone())
-                    if assigned
-                    else None,
+                    "assigned_at": assigned_at,
                     "deadline": deadline,
-                    "original_deadline": deadline,
-                    "rework_count": 0,
+                    "original_deadline": original,
+                    "closed_at": closed_at,
+                    "closed_by_id": closed_by,
+                    "approved_by_id": closed_by,
+                    "close_timeliness": timeliness,
+                    "close_workdays": close_workdays,
+                    "campaign_id": campaign,
+                    "rework_count": rework,
                     "reopen_count": 0,
-                    "relapse_count": 0,
-                    "created_at": now,
-                    "updated_at": now,
+                    "relapse_count": relapse,
+                    "created_at": created,
+                    "updated_at": closed_at or now,
                     "version": 1,
                 }
             )
+            if extra:
+                asked = min(assigned_at + timedelta(hours=2 + rng.randrange(limit * 20)), now - timedelta(minutes=30))
+                extensions.append(
+                    {
+                        "problem_id": pid,
+                        "requested_by_id": owners.get(unit_id),
+                        "reason": EXTENSION_REASON,
+                        "current_deadline": original,
+                        "requested_deadline": deadline,
+                        "status": "approved",
+                        "decided_by_id": rng.choice(inspectors),
+                        "decided_at": min(asked + timedelta(hours=3 + rng.randrange(40)), now),
+                        "decision_note": "同意延期，请按新时限整改到位。",
+                        "created_at": asked,
+                    }
+                )
             for k in range(records_per_problem):
-                received = now - timedelta(days=rng.randrange(0, 420), minutes=rng.randrange(0, 1440))
+                received = created - timedelta(days=k, minutes=rng.randrange(0, 1440))
+                record_id += 1
+                caller = callers[rng.randrange(len(callers))] if closed_at is not None and k == 0 else None
+                state = due_on = None
+                if closed_at is not None:
+                    state, due_on = "anonymous", None
+                    if caller is not None:
+                        due_on = closed_at.astimezone(zone).date() + timedelta(days=1)
+                        called = closed_at + timedelta(hours=20 + rng.randrange(30))
+                        state = "done" if called < now else "due"
+                    if state == "done":
+                        chance = rng.random()
+                        outcome = (
+                            "satisfied" if chance < 0.62 else "basically_satisfied" if chance < 0.88 else "unsatisfied"
+                        )
+                        followups.append(
+                            {
+                                "intake_id": record_id,
+                                "problem_id": pid,
+                                "unit_id": unit_id,
+                                "attempt": 1,
+                                "outcome": outcome,
+                                "note": FOLLOWUP_NOTES[outcome],
+                                "called_at": called,
+                                "caller_id": closed_by,
+                            }
+                        )
                 records.append(
                     {
+                        "id": record_id,
                         "channel": "12345 热线",
                         "external_id": f"DEMO-{number}-{k}",
                         "kind": "投诉",
@@ -279,23 +450,40 @@ def seed_problems(count: int, seed_value=None, records_per_problem: int = 3, bat
                         "category": category,
                         "rating": rng.choice((1, 2, None)),
                         "unit_id": unit_id,
-                        "is_anonymous": True,
+                        "is_anonymous": caller is None,
+                        "complainant_name_enc": caller and caller[0],
+                        "complainant_phone_enc": caller and caller[1],
+                        "complainant_name_mask": caller and caller[2],
+                        "complainant_phone_mask": caller and caller[3],
+                        "followup_state": state,
+                        "followup_due_on": due_on,
                         "tracking_code": new_tracking_code(),
                         "query_pin_enc": pin,
                         "handling": "rectify",
                         "is_excluded": False,
-                        "problem_id": first_problem_id + i,
-                        "created_at": now,
-                        "updated_at": now,
+                        "problem_id": pid,
+                        "followup_tries": 0,
+                        "is_public": False,
+                        "created_at": received,
+                        "updated_at": closed_at or now,
                         "version": 1,
                     }
                 )
-        db.session.execute(insert(Problem), problems)
+        # Core statements (one executemany each): the ORM's bulk path runs row by row here.
+        connection.execute(insert(Problem.__table__), problems)
         if records:
-            db.session.execute(insert(IntakeRecord), records)
+            connection.execute(insert(IntakeRecord.__table__), records)
+        if extensions:
+            connection.execute(insert(ExtensionRequest.__table__), extensions)
+        if followups:
+            connection.execute(insert(FollowUp.__table__), followups)
         made_problems += len(problems)
         made_records += len(records)
-        db.session.commit()
+        made_extensions += len(extensions)
+        made_followups += len(followups)
+        if commit:
+            db.session.commit()
+            connection = db.session.connection()
     db.session.execute(
         update(sequences.Sequence)
         .where(sequences.Sequence.name == "problem", sequences.Sequence.year == year)
@@ -304,8 +492,17 @@ def seed_problems(count: int, seed_value=None, records_per_problem: int = 3, bat
     if db.session.get_bind().dialect.name == "postgresql":
         from sqlalchemy import text
 
-        db.session.execute(
-            text("SELECT setval(pg_get_serial_sequence('problems', 'id'), (SELECT max(id) FROM problems))")
-        )
-    db.session.commit()
-    return {"problems": made_problems, "intake_records": made_records}
+        for table in ("problems", "intake_records"):
+            db.session.execute(
+                text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+            )
+    if commit:
+        db.session.commit()
+    else:
+        db.session.flush()
+    return {
+        "problems": made_problems,
+        "intake_records": made_records,
+        "extensions": made_extensions,
+        "followups": made_followups,
+    }
