@@ -255,3 +255,44 @@ def test_figures_take_four_queries_however_many_units(app, make, november):
             event.remove(db.engine, "before_cursor_execute", count)
         assert len(result) == 7
         assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 4
+
+
+def test_kinds_count_only_the_figures_asked_for_in_fewer_queries(app, november):
+    with app.app_context():
+        full = figures.by_unit(NOV_FROM, NOV_TO)
+        statements = []
+
+        def count(conn, cursor, statement, *args):
+            statements.append(statement)
+
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            calls = figures.by_unit(NOV_FROM, NOV_TO, kinds=("calls",))
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        # the calls and the records given up on: two queries, not the union behind `due`
+        assert len(statements) == 2 and not any("UNION" in s.upper() for s in statements)
+        assert set(calls) == set(full)
+        for unit_id, f in calls.items():
+            whole = full[unit_id]
+            assert (f.followed_up, f.reached, f.satisfied, f.basically_satisfied, f.unsatisfied, f.unreachable) == (
+                whole.followed_up,
+                whole.reached,
+                whole.satisfied,
+                whole.basically_satisfied,
+                whole.unsatisfied,
+                whole.unreachable,
+            )
+            assert f.satisfaction_rate == whole.satisfaction_rate
+            assert (f.due, f.visits, f.followup_rate, f.pass_rate) == (0, 0, None, None)
+        visits = figures.totals(NOV_FROM, NOV_TO, kinds=("visits",))
+        assert _counts(visits) == {
+            **{k: 0 for k in _counts(visits)},
+            "visits": 3,
+            "passed": 1,
+            "failed": 2,
+            "relapses": 1,
+        }
+        assert figures.totals(NOV_FROM, NOV_TO, kinds=("due",)).due == 9
+        with pytest.raises(ValueError):
+            figures.by_unit(NOV_FROM, NOV_TO, kinds=("call",))

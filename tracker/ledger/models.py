@@ -126,16 +126,21 @@ class Problem(TimestampMixin, VersionedMixin, db.Model):
         return {"version_id_col": cls.__table__.c.version}
 
     __table_args__ = (
-        db.Index("ix_problems_status_deadline", "status", "deadline", "id"),
+        # unit_id last: the overdue counts per unit (ranking, dashboard) read the index alone.
+        db.Index("ix_problems_status_deadline_unit", "status", "deadline", "id", "unit_id"),
         db.Index("ix_problems_unit_status_deadline", "unit_id", "status", "deadline", "id"),
         db.Index("ix_problems_deadline_id", "deadline", "id"),
         # The counts bar groups by tier and status, for everything or for a unit subtree.
         db.Index("ix_problems_tier_status", "tier", "status"),
         db.Index("ix_problems_unit_tier_status", "unit_id", "tier", "status"),
-        # Re-inspection batches and the ranking filter on the closing period (销号日期).
-        db.Index("ix_problems_closed_at", "closed_at"),
-        db.Index("ix_problems_unit_closed_at", "unit_id", "closed_at"),
-        db.Index("ix_problems_assigned_at", "assigned_at"),
+        # The dashboard's open problems by tier and status and by category: one range on the open
+        # statuses, read from the index alone (unit_id for a leader's scope).
+        db.Index("ix_problems_status_tier_category", "status", "tier", "category", "unit_id"),
+        # Re-inspection batches and the ranking filter on the closing period (销号日期); the ranking's
+        # and the dashboard's sign-off figures read the covering columns from the index alone.
+        db.Index("ix_problems_closed_cover", "closed_at", "unit_id", "close_timeliness", "close_workdays"),
+        db.Index("ix_problems_unit_closed_cover", "unit_id", "closed_at", "close_timeliness", "close_workdays"),
+        db.Index("ix_problems_assigned_cover", "assigned_at", "unit_id", "rework_count", "relapse_count"),
         # The deadline scan reads only problems being worked on: partial indexes keep its cost with
         # the due items, however many closed problems the ledger holds.
         db.Index(

@@ -199,7 +199,11 @@ class FollowUp(db.Model):
     caller = relationship("User", foreign_keys=[caller_id])
     decided_by = relationship("User", foreign_keys=[decided_by_id])
 
-    __table_args__ = (db.Index("ix_followups_unit_called", "unit_id", "called_at"),)
+    __table_args__ = (
+        db.Index("ix_followups_unit_called", "unit_id", "called_at"),
+        # The reports' call figures over every unit read a period of calls from this index alone.
+        db.Index("ix_followups_called_cover", "called_at", "unit_id", "outcome", "attempt", "intake_id"),
+    )
 
     @property
     def outcome_label(self):

@@ -89,7 +89,7 @@ def figures(user, period: periods.Period) -> Dashboard:
     sunday = monday + timedelta(days=6)
     open_args = {"status": "open"}
 
-    by_tier, by_status = _open_counts(scope)
+    by_tier, by_status, by_category = _open_counts(scope)
     open_total = Count(sum(by_status.values()), open_args, label=N_("未销号问题"))
     open_by_tier = [
         Count(by_tier.get(t.value, 0), {**open_args, "tier": t.value}, label=TIER_NAMES[t], code=t.value) for t in Tier
@@ -101,7 +101,7 @@ def figures(user, period: periods.Period) -> Dashboard:
         for s in OPEN_STATUSES
     ]
 
-    overdue_n, due_n = _overdue_and_due(scope, today, sunday)
+    overdue_n, due_n, overdue_units = _overdue_and_due(scope, today, sunday)
     overdue = Count(overdue_n, {"due": "overdue", "sort": "deadline"}, label=N_("逾期问题"))
     due_week = Count(
         due_n,
@@ -140,31 +140,68 @@ def figures(user, period: periods.Period) -> Dashboard:
         closed=closed,
         closed_by_timeliness=closed_by_timeliness,
         on_time=on_time,
-        satisfaction=oversight_figures.totals(period.start, period.end, user=user),
+        satisfaction=oversight_figures.totals(period.start, period.end, user=user, kinds=("calls",)),
         weeks=weeks,
-        overdue_by_unit=_overdue_by_unit(scope, today),
-        by_category=_by_category(scope),
+        overdue_by_unit=overdue_units,
+        by_category=by_category,
     )
 
 
 def _open_counts(scope):
-    """({tier: n}, {status: n}) of the open problems (ix_problems_tier_status)."""
-    stmt = select(Problem.tier, Problem.status, func.count()).where(Problem.status.in_(OPEN_STATUSES))
-    rows = db.session.execute(_scoped(stmt, Problem.unit_id, scope).group_by(Problem.tier, Problem.status)).all()
-    by_tier, by_status = {}, {}
-    for tier, status, n in rows:
+    """({tier: n}, {status: n}, [Count per category]) of the open problems: one range over the open
+    statuses of ix_problems_status_tier_category, read from the index alone."""
+    stmt = select(Problem.tier, Problem.status, Problem.category, func.count()).where(Problem.status.in_(OPEN_STATUSES))
+    keys = (Problem.status, Problem.tier, Problem.category)  # the index's order: a sorted group, no hash
+    rows = db.session.execute(_scoped(stmt, Problem.unit_id, scope).group_by(*keys).order_by(*keys)).all()
+    by_tier, by_status, by_category = {}, {}, {}
+    for tier, status, category, n in rows:
         by_tier[tier or ""] = by_tier.get(tier or "", 0) + n
         by_status[status] = by_status.get(status, 0) + n
-    return by_tier, by_status
+        by_category[category or ""] = by_category.get(category or "", 0) + n
+    return by_tier, by_status, _category_counts(by_category)
+
+
+def _category_counts(by_category):
+    """Open problems per category, most first (no category: counted, not linked)."""
+    ordered = sorted(by_category.items(), key=lambda item: (-item[1], item[0]))
+    return [
+        Count(count, {"status": "open", "category": category}, label=category, code=category)
+        if category
+        else Count(count, None, label=NO_CATEGORY, code="")
+        for category, count in ordered
+    ]
 
 
 def _overdue_and_due(scope, today, sunday):
-    """(overdue now, due from today to Sunday): one range on (status, deadline)."""
-    stmt = select(_count_if(Problem.deadline < today), _count_if(Problem.deadline >= today)).where(
+    """(overdue now, due from today to Sunday, [Count of the TOP_UNITS units with the most overdue]):
+    one range on (status, deadline) of ix_problems_status_deadline_unit, grouped by unit. The bars
+    count each unit's own problems (not its sub-units: the link says unit_only=1); the totals also
+    count the problems of no unit."""
+    overdue, due = _count_if(Problem.deadline < today), _count_if(Problem.deadline >= today)
+    stmt = select(Problem.unit_id, overdue.label("overdue"), due.label("due")).where(
         Problem.status.in_(OPEN_STATUSES), Problem.deadline <= sunday
     )
-    overdue, due = db.session.execute(_scoped(stmt, Problem.unit_id, scope)).one()
-    return int(overdue), int(due)
+    per_unit = _scoped(stmt, Problem.unit_id, scope).group_by(Problem.unit_id).subquery()
+    rows = db.session.execute(
+        select(per_unit.c.unit_id, Unit.name, per_unit.c.overdue, per_unit.c.due).outerjoin(
+            Unit, Unit.id == per_unit.c.unit_id
+        )
+    ).all()
+    overdue_n = sum(int(row.overdue) for row in rows)
+    due_n = sum(int(row.due) for row in rows)
+    worst = sorted(
+        (row for row in rows if row.name is not None and row.overdue), key=lambda row: (-row.overdue, row.name)
+    )
+    bars = [
+        Count(
+            int(row.overdue),
+            {"unit": row.unit_id, "unit_only": 1, "due": "overdue", "sort": "deadline"},
+            label=row.name,
+            code=row.unit_id,
+        )
+        for row in worst[:TOP_UNITS]
+    ]
+    return overdue_n, due_n, bars
 
 
 def _worst_overdue(scope, today):
@@ -215,10 +252,12 @@ def _weekly(scope, monday):
     starts = [monday - timedelta(weeks=WEEKS - 1 - i) for i in range(WEEKS)]
     edges = [_local(day) for day in starts] + [_local(monday + timedelta(weeks=1))]
 
-    def per_week(column, unit_column):
+    def per_week(column, unit_column, *conditions):
         parts = [
             _scoped(
-                select(literal(i).label("week"), func.count().label("n")).where(column >= low, column < high),
+                select(literal(i).label("week"), func.count().label("n")).where(
+                    column >= low, column < high, *conditions
+                ),
                 unit_column,
                 scope,
             )
@@ -227,7 +266,8 @@ def _weekly(scope, monday):
         counts = dict(db.session.execute(union_all(*parts)).all())
         return [int(counts.get(i, 0)) for i in range(WEEKS)]
 
-    intake = per_week(IntakeRecord.received_at, IntakeRecord.unit_id)
+    # Records excluded by an upheld appeal do not count (the inbox's counted=1 drops them too).
+    intake = per_week(IntakeRecord.received_at, IntakeRecord.unit_id, IntakeRecord.is_excluded.is_(False))
     closed = per_week(Problem.closed_at, Problem.unit_id)
     weeks = []
     for start, n_in, n_closed in zip(starts, intake, closed, strict=True):
@@ -238,7 +278,9 @@ def _weekly(scope, monday):
                 "start": start,
                 "end": end,
                 "intake": Count(
-                    int(n_in), {"handling": "all", "date_from": days["from"], "date_to": days["to"]}, INBOX
+                    int(n_in),
+                    {"handling": "all", "counted": 1, "date_from": days["from"], "date_to": days["to"]},
+                    INBOX,
                 ),
                 "closed": Count(int(n_closed), {"closed_from": days["from"], "closed_to": days["to"]}),
             }
@@ -247,7 +289,7 @@ def _weekly(scope, monday):
 
 
 def _closed_by_timeliness(scope, start, end):
-    """({timeliness: n}, total) of the problems signed off in [START, END) (ix_problems_closed_at)."""
+    """({timeliness: n}, total) of the problems signed off in [START, END) (ix_problems_closed_cover)."""
     stmt = (
         select(Problem.close_timeliness, func.count())
         .where(Problem.closed_at >= start, Problem.closed_at < end)
@@ -255,44 +297,6 @@ def _closed_by_timeliness(scope, start, end):
     )
     rows = db.session.execute(_scoped(stmt, Problem.unit_id, scope)).all()
     return {key: n for key, n in rows if key}, sum(n for _key, n in rows)
-
-
-def _overdue_by_unit(scope, today):
-    """Overdue problems of each unit itself (not its sub-units: the link says unit_only=1), the TOP_UNITS
-    units with the most first."""
-    n = func.count().label("n")
-    stmt = (
-        select(Unit.id, Unit.name, n)
-        .select_from(Problem)
-        .join(Unit, Unit.id == Problem.unit_id)
-        .where(Problem.status.in_(OPEN_STATUSES), Problem.deadline < today)
-        .group_by(Unit.id, Unit.name)
-        .order_by(n.desc(), Unit.name)
-        .limit(TOP_UNITS)
-    )
-    rows = db.session.execute(_scoped(stmt, Problem.unit_id, scope)).all()
-    return [
-        Count(count, {"unit": unit_id, "unit_only": 1, "due": "overdue", "sort": "deadline"}, label=name, code=unit_id)
-        for unit_id, name, count in rows
-    ]
-
-
-def _by_category(scope):
-    """Open problems per category, most first (no category: counted, not linked)."""
-    n = func.count().label("n")
-    stmt = (
-        select(Problem.category, n)
-        .where(Problem.status.in_(OPEN_STATUSES))
-        .group_by(Problem.category)
-        .order_by(n.desc(), Problem.category)
-    )
-    rows = db.session.execute(_scoped(stmt, Problem.unit_id, scope)).all()
-    return [
-        Count(count, {"status": "open", "category": category}, label=category, code=category)
-        if category
-        else Count(count, None, label=NO_CATEGORY, code="")
-        for category, count in rows
-    ]
 
 
 # ---- charts (ECharts options are built in tracker/static/js/charts.js from these) ----------------------
@@ -413,14 +417,12 @@ def api_payload(user, args) -> dict:
             ],
         },
         "satisfaction": {
-            "due": satisfaction.due,
             "followed_up": satisfaction.followed_up,
             "reached": satisfaction.reached,
             "satisfied": satisfaction.satisfied,
             "basically_satisfied": satisfaction.basically_satisfied,
             "unsatisfied": satisfaction.unsatisfied,
             "unreachable": satisfaction.unreachable,
-            "followup_rate": satisfaction.followup_rate,
             "satisfaction_rate": satisfaction.satisfaction_rate,
         },
     }

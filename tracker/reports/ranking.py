@@ -271,7 +271,9 @@ def _scope(user, within):
 
 
 def _where(column, scope):
-    return [column.is_not(None)] if scope is None else [column.in_(sorted(scope) or [-1])]
+    """The scope condition: none for all units (the rows of no unit are dropped when collected; a
+    `unit_id IS NOT NULL` would lead SQLite to a unit-first index that does not cover the figure)."""
+    return [] if scope is None else [column.in_(sorted(scope) or [-1])]
 
 
 def _count_if(condition):
@@ -296,7 +298,8 @@ def _collect(user, period, scope, overdue, keys_only=False) -> dict[int, Ranking
     found: dict[int, dict] = {}
 
     def put(unit_id, **values):
-        found.setdefault(unit_id, {}).update(values)
+        if unit_id is not None:  # figures of no unit (not yet assigned) belong to no row
+            found.setdefault(unit_id, {}).update(values)
 
     closed = db.session.execute(
         select(
@@ -374,7 +377,7 @@ def _collect_the_rest(user, period, scope, put):
     )
     for unit_id, n in notices:
         put(unit_id, notices=n)
-    for unit_id, fig in figures.by_unit(period.start, period.end, scope, user=user).items():
+    for unit_id, fig in figures.by_unit(period.start, period.end, scope, user=user, kinds=("calls",)).items():
         if unit_id is not None and (fig.followed_up or fig.reached):
             put(
                 unit_id,
@@ -448,6 +451,22 @@ def drill(key, period, unit_id=None, within=None) -> dict | None:
     elif within is not None:
         args.update(unit=within.id)
     return args
+
+
+def received_drill(period, unit_id) -> dict | None:
+    """The `intake.inbox` query arguments listing exactly the records counted as 受理 in UNIT_ID's row:
+    the unit alone, received in the period, not excluded by an upheld appeal. None for the totals row
+    (it also counts records that name no unit, which no inbox filter selects)."""
+    if unit_id is None:
+        return None
+    return {
+        "handling": "all",
+        "unit": unit_id,
+        "unit_only": 1,
+        "counted": 1,
+        "date_from": period.start.isoformat(),
+        "date_to": period.end.isoformat(),
+    }
 
 
 # ---- shared words: scope, title, the paragraph of the 通报 -----------------------------------------
