@@ -13,7 +13,14 @@ from tracker.alerts.models import (  # noqa: F401
 from tracker.audit.models import AuditEvent  # noqa: F401
 from tracker.auth.models import ApiToken, LoginThrottle, User  # noqa: F401
 from tracker.core.sequences import Sequence  # noqa: F401
-from tracker.intake.models import Channel, ImportBatch, ImportProfile, ImportRowError, IntakeRecord  # noqa: F401
+from tracker.intake.models import (  # noqa: F401
+    Channel,
+    ImportBatch,
+    ImportProfile,
+    ImportRowError,
+    IntakeDailyCount,
+    IntakeRecord,
+)
 from tracker.ledger.models import (  # noqa: F401
     Campaign,
     Category,

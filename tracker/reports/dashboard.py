@@ -14,7 +14,7 @@ from tracker.access import policy
 from tracker.core import calendar, clock
 from tracker.core.words import N_
 from tracker.extensions import db
-from tracker.intake.models import IntakeRecord
+from tracker.intake.models import IntakeDailyCount
 from tracker.ledger.models import OPEN_STATUSES, STATUS_LABELS, TIMELINESS_LABELS, Problem, Tier, Timeliness
 from tracker.org.models import Unit
 from tracker.oversight import figures as oversight_figures
@@ -245,19 +245,34 @@ def _worst_overdue(scope, today):
     ]
 
 
+def _intake_per_week(scope, starts):
+    """Intake records received in each week starting on STARTS, from the per-day summary the triggers
+    keep (tracker/intake/counts.py): a dozen weeks are a few hundred rows, not a million records.
+    Records excluded by an upheld appeal do not count (the inbox's counted=1 drops them too)."""
+    stmt = _scoped(
+        select(IntakeDailyCount.day, func.sum(IntakeDailyCount.counted))
+        .where(IntakeDailyCount.day >= starts[0], IntakeDailyCount.day < starts[-1] + timedelta(weeks=1))
+        .group_by(IntakeDailyCount.day),
+        IntakeDailyCount.unit_id,
+        scope,
+    )
+    weeks = [0] * len(starts)
+    for day, n in db.session.execute(stmt):
+        weeks[(day - starts[0]).days // 7] += int(n or 0)
+    return weeks
+
+
 def _weekly(scope, monday):
     """Intake records received and problems signed off in each of the last WEEKS weeks (Monday to
-    Sunday, local time): one statement each, a UNION ALL of one range count per week, so that every
-    count is an index range (received_at / closed_at, with unit_id first for a scope)."""
+    Sunday, local time). Intake comes from the per-day summary; sign-offs are one statement, a UNION
+    ALL of one range count per week, each an index range (closed_at, with unit_id first for a scope)."""
     starts = [monday - timedelta(weeks=WEEKS - 1 - i) for i in range(WEEKS)]
     edges = [_local(day) for day in starts] + [_local(monday + timedelta(weeks=1))]
 
-    def per_week(column, unit_column, *conditions):
+    def per_week(column, unit_column):
         parts = [
             _scoped(
-                select(literal(i).label("week"), func.count().label("n")).where(
-                    column >= low, column < high, *conditions
-                ),
+                select(literal(i).label("week"), func.count().label("n")).where(column >= low, column < high),
                 unit_column,
                 scope,
             )
@@ -266,8 +281,7 @@ def _weekly(scope, monday):
         counts = dict(db.session.execute(union_all(*parts)).all())
         return [int(counts.get(i, 0)) for i in range(WEEKS)]
 
-    # Records excluded by an upheld appeal do not count (the inbox's counted=1 drops them too).
-    intake = per_week(IntakeRecord.received_at, IntakeRecord.unit_id, IntakeRecord.is_excluded.is_(False))
+    intake = _intake_per_week(scope, starts)
     closed = per_week(Problem.closed_at, Problem.unit_id)
     weeks = []
     for start, n_in, n_closed in zip(starts, intake, closed, strict=True):
