@@ -39,10 +39,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from tests.bench import bigdata
-
-
-def log(message=""):
-    print(message, flush=True)
+from tests.bench.bench_oversight import Statements, log
 
 
 def _config(url: str):
@@ -108,37 +105,6 @@ PAGES = [
     ("/reports/breakdowns", None, None),
     ("/reports/breakdowns?period=quarter", None, None),
 ]
-
-
-class Statements:
-    """Every statement run on ENGINE while active, timed from before_ to after_cursor_execute."""
-
-    def __init__(self, engine):
-        self.engine, self.rows, self._start = engine, [], []
-
-    def _before(self, conn, cursor, statement, parameters, context, executemany):
-        self._start.append(time.perf_counter())
-
-    def _after(self, conn, cursor, statement, parameters, context, executemany):
-        self.rows.append((statement, (time.perf_counter() - self._start.pop()) * 1000, parameters))
-
-    def __enter__(self):
-        from sqlalchemy import event
-
-        self.rows = []
-        event.listen(self.engine, "before_cursor_execute", self._before)
-        event.listen(self.engine, "after_cursor_execute", self._after)
-        return self
-
-    def __exit__(self, *exc):
-        from sqlalchemy import event
-
-        event.remove(self.engine, "before_cursor_execute", self._before)
-        event.remove(self.engine, "after_cursor_execute", self._after)
-
-    @property
-    def ms(self):
-        return sum(r[1] for r in self.rows)
 
 
 def _login(client, username, password):
@@ -221,7 +187,7 @@ def pages(
                     times.append(elapsed)
                     sql_ms.append(statements.ms)
                     counts.append(len(statements.rows))
-                    slowest = sorted(statements.rows, key=lambda r: -r[1])[:3]
+                    slowest = sorted(statements.rows, key=lambda r: -r[2])[:3]
             row = {"page": path, "user": who, "status": status, "db": kind, "target": target, "bytes": nbytes}
             if times:
                 row.update(
@@ -232,7 +198,7 @@ def pages(
                     rss_growth_mb=_rss_mb() - rss_before,
                 )
                 row["met"] = None if target is None else row["median"] <= target
-                row["slowest"] = [(round(ms, 1), " ".join(sql.split())) for sql, ms, _p in slowest]
+                row["slowest"] = [(round(ms, 1), " ".join(sql.split())) for sql, _p, ms, _many in slowest]
                 if explain and slowest and slowest[0][1] > 20:
                     row["plan"] = _plan(app, engine, slowest[0][0], slowest[0][2])
                 log(
@@ -268,7 +234,7 @@ def capture(url: str, paths: list[str], out: Path, least_ms: float = 20.0) -> No
         for path in paths:
             with app.app_context(), Statements(engine) as statements:
                 status = client.get(path).status_code
-            for sql, ms, params in statements.rows:
+            for sql, params, ms, _many in statements.rows:
                 if ms >= least_ms:
                     kept.append({"page": path, "user": who, "status": status, "ms": ms, "sql": sql, "params": params})
                     log(f"{path:<40} {who:<9} {ms:>9.1f} ms  {' '.join(sql.split())[:150]}")

@@ -16,7 +16,8 @@ import re
 import statistics
 import time
 
-from tests.bench.bench_reports import Statements, _config, sidecar
+from tests.bench.bench_oversight import Statements
+from tests.bench.bench_reports import _config, sidecar
 
 
 def log(message=""):
@@ -70,7 +71,7 @@ def main():
                     db.session.rollback()
                     if n:
                         times.append(elapsed)
-                        for i, (sql, ms, params) in enumerate(statements.rows):
+                        for i, (sql, params, ms, _many) in enumerate(statements.rows):
                             per_statement.setdefault(i, [sql, params, []])[2].append(ms)
                 log(f"== {name} as {who}: median {statistics.median(times):.1f} ms, {len(per_statement)} statements")
                 for sql, params, samples in per_statement.values():
