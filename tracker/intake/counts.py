@@ -8,8 +8,6 @@ many rows it writes); on SQLite, row-level upserts. The local day is worked out 
 zone configured when the triggers were made (`TIMEZONE`); after changing it, run
 `flask intake rebuild-counts`, which also repairs the table should it ever disagree with a recount."""
 
-from datetime import datetime
-
 from sqlalchemy import text
 
 from tracker.core import clock
@@ -20,7 +18,7 @@ TABLE = "intake_daily_counts"
 def _sqlite_modifier() -> str:
     """The zone's offset from UTC as an SQLite date modifier ('+480 minutes' for Beijing time). SQLite
     knows no zones: a zone with summer time is counted with today's offset."""
-    offset = datetime.now(clock.timezone()).utcoffset()
+    offset = clock.now().astimezone(clock.timezone()).utcoffset()
     return f"{int(offset.total_seconds() // 60):+d} minutes"
 
 
