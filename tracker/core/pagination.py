@@ -28,15 +28,19 @@ class Page:
         return self.number < self.pages
 
 
-def paginate(stmt, page_arg, per_page=None) -> Page:
-    """Run STMT for page PAGE_ARG (garbage → page 1)."""
-    per_page = per_page or current_app.config["PAGE_SIZE"]
+def page_number(page_arg, total: int, per_page: int) -> int:
+    """The page PAGE_ARG asks for, within 1 … the last page of TOTAL items (garbage → page 1)."""
     try:
         number = max(1, int(page_arg or 1))
     except (TypeError, ValueError):
         number = 1
+    return min(number, max(1, -(-total // per_page)))
+
+
+def paginate(stmt, page_arg, per_page=None) -> Page:
+    """Run STMT for page PAGE_ARG (garbage → page 1)."""
+    per_page = per_page or current_app.config["PAGE_SIZE"]
     total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    pages = max(1, -(-total // per_page))
-    number = min(number, pages)
+    number = page_number(page_arg, total, per_page)
     items = list(db.session.scalars(stmt.limit(per_page).offset((number - 1) * per_page)))
     return Page(items, number, per_page, total)

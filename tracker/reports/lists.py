@@ -16,6 +16,7 @@ from tracker.auth.models import User
 from tracker.core import clock
 from tracker.core.errors import ValidationFailed
 from tracker.core.inputs import parse_id
+from tracker.core.pagination import Page, page_number
 from tracker.extensions import db
 from tracker.ledger import queries as ledger_queries
 from tracker.ledger.models import (
@@ -100,31 +101,6 @@ def count(user, scope: Scope) -> int:
     """How many problems the scope holds for USER: the total of the ledger link."""
     stmt = ledger_queries.filtered(user, scope.ledger_filter()).order_by(None)
     return db.session.scalar(stmt.with_only_columns(func.count()))
-
-
-def _page_number(value) -> int:
-    number = parse_id(value) if value not in (None, "") else 1
-    return number or 1
-
-
-@dataclass
-class Page:
-    rows: list
-    number: int
-    total: int
-    per_page: int = PAGE_SIZE
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.number > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.pages
 
 
 def _local_day(value):
@@ -213,10 +189,10 @@ def _problem_row(index, row) -> tuple:
 def problem_page(user, scope: Scope, page=1, per_page=PAGE_SIZE) -> Page:
     """One screen page of the problem list (numbers, then the total of the ledger link)."""
     total = count(user, scope)
-    number = min(_page_number(page), max(1, -(-total // per_page)))
+    number = page_number(page, total, per_page)
     offset = (number - 1) * per_page
     rows = db.session.execute(_problem_select(user, scope).limit(per_page).offset(offset)).all()
-    return Page([_problem_row(offset + i, r) for i, r in enumerate(rows, 1)], number, total, per_page)
+    return Page([_problem_row(offset + i, r) for i, r in enumerate(rows, 1)], number, per_page, total)
 
 
 def problem_rows(user, scope: Scope, limit=None):
@@ -452,29 +428,11 @@ def _tasks_of(problems, today) -> list[Task]:
 
 
 @dataclass
-class TaskPage:
-    tasks: list
-    number: int
-    problems: int  # problems in the scope (the ledger link's total)
-    task_total: int
-    per_page: int = PAGE_SIZE
+class TaskPage(Page):
+    """A page of problems (the pager counts problems: TOTAL) with all their tasks as ITEMS."""
+
+    task_total: int = 0
     first_index: int = 0  # tasks on the pages before this one
-
-    @property
-    def total(self) -> int:  # what the pager counts: problems (a page holds all tasks of its problems)
-        return self.problems
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.problems // self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.number > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.pages
 
 
 def _task_count(problems) -> int:
@@ -506,11 +464,11 @@ def task_page(user, scope: Scope, page=1, per_page=PAGE_SIZE) -> TaskPage:
     """The tasks of one screen page of problems (PER_PAGE problems a page, all their tasks), numbered
     on from the tasks of the pages before."""
     problems = count(user, scope)
-    number = min(_page_number(page), max(1, -(-problems // per_page)))
+    number = page_number(page, problems, per_page)
     offset = (number - 1) * per_page
     rows = db.session.execute(_task_problems(user, scope).limit(per_page).offset(offset)).all()
     before = _task_count(_scope_ids(user, scope).order_by(Problem.id).limit(offset).subquery()) if offset else 0
-    return TaskPage(_tasks_of(rows, clock.today()), number, problems, task_total(user, scope), per_page, before)
+    return TaskPage(_tasks_of(rows, clock.today()), number, per_page, problems, task_total(user, scope), before)
 
 
 def tasks(user, scope: Scope, limit=None, chunk=1000):

@@ -14,6 +14,7 @@ from tracker.access import policy
 from tracker.core import clock
 from tracker.core.errors import NotFound, ValidationFailed
 from tracker.core.inputs import parse_id
+from tracker.core.pagination import Page
 from tracker.excel.responses import xlsx_download
 from tracker.extensions import db
 from tracker.ledger import queries as ledger_queries
@@ -287,7 +288,7 @@ def list_problems():
     if request.args.get("print") == "1":
         total = lists.count(current_user, scope)
         rows = lists.problem_rows(current_user, scope, limit=lists.PRINT_MAX)
-        page = lists.Page(rows, 1, total, max(total, 1))
+        page = Page(rows, 1, max(total, 1), total)
     else:
         page = lists.problem_page(current_user, scope, request.args.get("page"))
     return _list_page(
@@ -333,7 +334,7 @@ def list_tasks():
     if request.args.get("print") == "1":
         items = lists.tasks(current_user, scope, limit=lists.PRINT_MAX)
         problems = lists.count(current_user, scope)
-        page = lists.TaskPage(items, 1, problems, lists.task_total(current_user, scope), max(problems, 1))
+        page = lists.TaskPage(items, 1, max(problems, 1), problems, lists.task_total(current_user, scope))
     else:
         page = lists.task_page(current_user, scope, request.args.get("page"))
     return _list_page(
@@ -343,7 +344,7 @@ def list_tasks():
         page=page,
         headers=lists.headers(columns),
         title=lists.TASK_TITLE,
-        states=lists.task_state_counts(page.tasks),
+        states=lists.task_state_counts(page.items),
     )
 
 
