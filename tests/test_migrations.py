@@ -1,12 +1,13 @@
 """`flask db upgrade` from an empty database builds exactly the schema the models describe."""
 
 import uuid
+from contextlib import contextmanager
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, text
+from sqlalchemy import MetaData, create_engine, text
 from sqlalchemy.engine import make_url
 
 from config import TestConfig
@@ -30,6 +31,29 @@ def empty_database_url(tmp_path):
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@contextmanager
+def app_at(url, revision):
+    """An app context on the empty database at URL, upgraded to REVISION; its engine is closed after."""
+
+    class Config(TestConfig):
+        SQLALCHEMY_DATABASE_URI = url
+
+    with create_app(Config).app_context():
+        upgrade(revision=revision)
+        try:
+            yield
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def table(name):
+    """The table NAME as the database has it now (the models may describe a later revision)."""
+    meta = MetaData()
+    meta.reflect(db.engine, only=[name])
+    return meta.tables[name]
 
 
 def test_upgrade_from_empty_matches_the_models(empty_database_url):

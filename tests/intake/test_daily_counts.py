@@ -6,12 +6,10 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from flask_migrate import upgrade
-from sqlalchemy import MetaData, delete, insert, select, update
+from sqlalchemy import delete, insert, select, update
 
-from config import TestConfig
 from tests.oversight.test_followups_migration import _row
-from tests.test_migrations import empty_database_url  # noqa: F401 - the fixture
-from tracker import create_app
+from tests.test_migrations import app_at, empty_database_url, table  # noqa: F401 - the fixture
 from tracker.core import clock
 from tracker.extensions import db
 from tracker.intake import counts
@@ -98,15 +96,8 @@ BEFORE = "6ce4e92b7702"  # the revision before the daily counts
 
 
 def test_upgrade_counts_the_records_already_there(empty_database_url):  # noqa: F811
-    class Config(TestConfig):
-        SQLALCHEMY_DATABASE_URI = empty_database_url
-
-    app = create_app(Config)
-    with app.app_context():
-        upgrade(revision=BEFORE)
-        meta = MetaData()
-        meta.reflect(db.engine, only=["intake_records"])
-        records = meta.tables["intake_records"]
+    with app_at(empty_database_url, BEFORE):
+        records = table("intake_records")
         with db.engine.begin() as conn:
             for i, (at, excluded) in enumerate(
                 [("2026-11-16T15:59:00", False), ("2026-11-16T16:01:00", False), ("2026-11-16T16:30:00", True)]
@@ -119,8 +110,6 @@ def test_upgrade_counts_the_records_already_there(empty_database_url):  # noqa: 
                 )  # fmt: skip
         upgrade()
         got = _summary()
-        db.session.remove()
-        db.engine.dispose()
     day = datetime(2026, 11, 16).date()
     assert got == {(day, 0): (1, 1), (day + timedelta(days=1), 0): (2, 1)}
 

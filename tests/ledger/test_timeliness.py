@@ -5,12 +5,10 @@ from datetime import UTC, date, datetime
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import MetaData, insert, select
+from sqlalchemy import insert, select
 
-from config import TestConfig
 from tests.oversight.test_followups_migration import _row
-from tests.test_migrations import empty_database_url  # noqa: F401 - the fixture
-from tracker import create_app
+from tests.test_migrations import app_at, empty_database_url, table  # noqa: F401 - the fixture
 from tracker.core import clock
 from tracker.extensions import db
 from tracker.ledger.models import Timeliness
@@ -92,15 +90,8 @@ def test_reopen_clears_the_sign_off_figures(app, make):
 
 
 def test_upgrade_backfills_the_figures_of_problems_closed_before_it(empty_database_url):  # noqa: F811
-    class Config(TestConfig):
-        SQLALCHEMY_DATABASE_URI = empty_database_url
-
-    app = create_app(Config)
-    with app.app_context():
-        upgrade(revision=BEFORE)
-        meta = MetaData()
-        meta.reflect(db.engine, only=["problems"])
-        problems = meta.tables["problems"]
+    with app_at(empty_database_url, BEFORE):
+        problems = table("problems")
         assigned = datetime(2026, 9, 28, 2, tzinfo=UTC)  # Monday 10:00 Beijing time
         rows = [
             # closed 2026-10-09 (Friday after the National Day holiday) 23:30 Beijing time = 15:30 UTC
@@ -116,14 +107,10 @@ def test_upgrade_backfills_the_figures_of_problems_closed_before_it(empty_databa
             for row in rows:
                 conn.execute(insert(problems), [_row(problems, assigned_at=assigned, **row)])
         upgrade()
-        meta = MetaData()
-        meta.reflect(db.engine, only=["problems"])
-        problems = meta.tables["problems"]
+        problems = table("problems")
         with db.engine.connect() as conn:
             got = conn.execute(
                 select(problems.c.id, problems.c.close_timeliness, problems.c.close_workdays).order_by(problems.c.id)
             ).all()
-        db.session.remove()
-        db.engine.dispose()
     # 2026-09-28 → 2026-10-09: 29, 30 Sep, the holiday 1–7 Oct, 8 and 9 Oct; 10 Oct (Saturday) is a make-up working day
     assert [tuple(r) for r in got] == [(1, "original", 4), (2, "extended", 5), (3, None, None)]
