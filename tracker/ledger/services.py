@@ -583,6 +583,8 @@ def tag_matching(user, flt, campaign_id, *, actor, expected=None) -> int:
     from tracker.ledger.models import Campaign
 
     policy.require(actor, "problem.campaign")
+    if not flt.args(sort="", cursor=""):  # never the whole ledger by a slip of the hand
+        raise ValidationFailed(_("请先筛选问题，再归入专项。"))
     campaign = _target_campaign(campaign_id)
     if campaign is None:
         raise ValidationFailed(_("请选择专项。"), {"campaign": _("请选择专项。")})

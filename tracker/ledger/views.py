@@ -106,10 +106,7 @@ def public_reply(number):
     """The inspector writes (or takes down) the reply published to the complainant (答复意见)."""
     problem = queries.get_problem_or_404(number, current_user)
     policy.require(current_user, "problem.sign_off", problem)
-    try:
-        validate_csrf(request.form.get("csrf_token"))
-    except ValidationError:
-        flash(_("表单已过期，请刷新后重试。"), "danger")
+    if not _csrf_ok():
         return redirect(url_for("ledger.show", number=problem.number))
     try:
         changed = ledger_services.set_public_reply(
@@ -345,6 +342,7 @@ def _campaign_choices(problem):
 
 
 def _csrf_ok():
+    """The form's CSRF token is good; else the expired-form message is flashed."""
     try:
         validate_csrf(request.form.get("csrf_token"))
     except ValidationError:
@@ -363,9 +361,6 @@ def tag_campaign():
     flt = queries.LedgerFilter.from_args(request.form)
     back = url_for("ledger.index", **flt.args())
     if not _csrf_ok():
-        return redirect(back)
-    if not flt.args(sort="", cursor=""):
-        flash(_("请先筛选问题，再归入专项。"), "warning")
         return redirect(back)
     try:
         campaign = ledger_services.get_campaign(request.form.get("target_campaign"))
