@@ -2,7 +2,7 @@
 
 import logging
 
-from flask import Flask, has_request_context, jsonify, render_template, request, session
+from flask import Flask, g, has_request_context, jsonify, render_template, request, session
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -25,6 +25,12 @@ def create_app(config=None):
     register_commands(app)
     register_hooks(app)
     configure_clock(app)
+    if app.config.get("PROXY_HOPS"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # behind nginx: the client's address (rate limits, audit), scheme and host from its headers
+        hops = app.config["PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     return app
 
 
@@ -58,10 +64,38 @@ def register_extensions(app):
         user_id, _sep, token = user_key.partition(":")
         if not user_id.isdigit():
             return None
-        user = db.session.get(User, int(user_id))
+        user = _load_user_with_unread(User, int(user_id))
         if user is None or not user.is_active or user.session_token != token:
             return None
         return user
+
+
+def _load_user_with_unread(User, user_id):
+    """The signed-in user, the units in their charge and their unread message count in one statement
+    (every page shows the count); the count is kept on flask.g for the request."""
+    from sqlalchemy import func, select
+    from sqlalchemy.orm import joinedload
+
+    from tracker.alerts.models import Notification
+    from tracker.extensions import db
+
+    unread = (
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.user_id == User.id, Notification.read_at.is_(None))
+        .scalar_subquery()
+    )
+    row = (
+        db.session.execute(
+            select(User, unread).where(User.id == user_id).options(joinedload(User.unit), joinedload(User.leader_of))
+        )
+        .unique()
+        .first()
+    )
+    if row is None:
+        return None
+    g._unread_count = (row[0].id, row[1])
+    return row[0]
 
 
 def select_locale():
@@ -180,6 +214,7 @@ def register_commands(app):
     from tracker.demo.cli import demo_cli
     from tracker.intake.cli import intake_cli
     from tracker.jobs.cli import scheduler_command
+    from tracker.ledger.cli import ledger_cli
     from tracker.org.cli import units_cli
     from tracker.settings.cli import calendar_cli
 
@@ -191,6 +226,7 @@ def register_commands(app):
         demo_cli,
         calendar_cli,
         intake_cli,
+        ledger_cli,
         alerts_cli,
         scheduler_command,
     ):
@@ -218,7 +254,12 @@ def register_hooks(app):
     def _unread_count():
         from tracker.alerts.services import unread_count
 
-        return unread_count(current_user) if current_user.is_authenticated else 0
+        if not current_user.is_authenticated:
+            return 0
+        known = g.get("_unread_count")  # a write may have changed it since the user was loaded
+        if known and known[0] == current_user.id and request.method in ("GET", "HEAD"):
+            return known[1]
+        return unread_count(current_user)
 
     @app.template_filter("dt")
     def format_datetime(value, fmt="%Y-%m-%d %H:%M"):

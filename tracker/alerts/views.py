@@ -4,6 +4,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
 
 from tracker.access import policy
 from tracker.alerts import notices, services
@@ -26,6 +27,7 @@ def inbox():
     stmt = select(Notification).where(Notification.user_id == current_user.id)
     if request.args.get("unread"):
         stmt = stmt.where(Notification.read_at.is_(None))
+    stmt = stmt.options(selectinload(Notification.problem))
     page = paginate(stmt.order_by(Notification.id.desc()), request.args.get("page"))
     return render_template(
         "alerts/inbox.html", page=page, unread=bool(request.args.get("unread")), ended=_ended_alerts(page.items)
@@ -33,14 +35,22 @@ def inbox():
 
 
 def _ended_alerts(notifications) -> set:
-    """Ids of the alert messages among NOTIFICATIONS whose alert has ended since (shown as 已解除)."""
-    from tracker.alerts.scan import open_alerts_for
+    """Ids of the alert messages among NOTIFICATIONS whose alert has ended since (shown as 已解除):
+    no open alert of that kind on the problem any more. A transition ends its alerts at once
+    (scan.resolve_ended); the passing of time is caught by the next scan."""
+    from tracker.alerts.models import Alert
 
     told = [n for n in notifications if n.kind.startswith("alert.") and n.problem_id]
     if not told:
         return set()
-    current = {(a.problem_id, a.kind) for a in open_alerts_for({n.problem_id for n in told})}
-    return {n.id for n in told if (n.problem_id, n.kind.removeprefix("alert.")) not in current}
+    open_now = set(
+        db.session.execute(
+            select(Alert.problem_id, Alert.kind)
+            .where(Alert.problem_id.in_({n.problem_id for n in told}), Alert.resolved_at.is_(None))
+            .distinct()
+        ).all()
+    )
+    return {n.id for n in told if (n.problem_id, n.kind.removeprefix("alert.")) not in open_now}
 
 
 @bp.route("/inbox/read", methods=["POST"])
@@ -182,6 +192,11 @@ def notice_register():
     level = request.args.get("level", "")
     if level in ("reminder", "supervise", "listed"):
         stmt = stmt.where(SupervisionNotice.level == level)
+    stmt = stmt.options(
+        selectinload(SupervisionNotice.problem),
+        joinedload(SupervisionNotice.unit),
+        joinedload(SupervisionNotice.issued_by),
+    )
     page = paginate(
         stmt.order_by(SupervisionNotice.year.desc(), SupervisionNotice.seq.desc()), request.args.get("page")
     )

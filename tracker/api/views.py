@@ -249,8 +249,28 @@ def list_problems():
         limit = min(200, max(1, int(request.args.get("limit", 50))))
     except ValueError:
         raise ValidationFailed("查询参数有误。", {"limit": "应为 1–200 的整数。"}) from None
-    page = ledger_queries.ledger_page(user, flt, size=limit)
+    relations = (*ledger_queries.LIST_RELATIONS, "closed_by", "campaign")  # what problem_view names
+    page = ledger_queries.ledger_page(user, flt, size=limit, relations=relations)
+    _load_records_of_new(page.items)
     return jsonify(items=[problem_view(p, user) for p in page.items], next_cursor=page.next_cursor)
+
+
+def _load_records_of_new(problems) -> None:
+    """The records of the new problems on a page in one query (their tier suggestion reads them)."""
+    from sqlalchemy import select
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    from tracker.intake.models import IntakeRecord
+
+    new = {p.id: p for p in problems if p.status == "new"}
+    if not new:
+        return
+    found = {i: [] for i in new}
+    stmt = select(IntakeRecord).where(IntakeRecord.problem_id.in_(new)).order_by(IntakeRecord.received_at)
+    for record in db.session.scalars(stmt):
+        found[record.problem_id].append(record)
+    for problem_id, records in found.items():
+        set_committed_value(new[problem_id], "intake_records", records)
 
 
 @bp.route("/problems/<number>")
@@ -317,6 +337,7 @@ def upload_evidence(number):
 @bp.route("/alerts")
 def list_alerts():
     from sqlalchemy import select
+    from sqlalchemy.orm import contains_eager
 
     from tracker.alerts import scan as alert_scan
     from tracker.alerts.models import Alert
@@ -336,6 +357,7 @@ def list_alerts():
     only_open = request.args.get("open", "1") in ("1", "true")
     if only_open:
         stmt = stmt.where(Alert.resolved_at.is_(None))
+    stmt = stmt.options(contains_eager(Alert.problem))  # the number of each, from the join above
     alerts = db.session.scalars(stmt.order_by(Alert.id).limit(1000)).all()
     if only_open:
         alerts = alert_scan.current(alerts)  # nothing stale, even before the next scan

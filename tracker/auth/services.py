@@ -315,7 +315,12 @@ def user_for_token(plain: str) -> User | None:
     """The active user behind a bearer token, or None. Marks the token used (at most once a minute)."""
     if not plain or not plain.startswith(TOKEN_PREFIX):
         return None
-    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(plain)))
+    from sqlalchemy.orm import joinedload
+
+    stmt = select(ApiToken).where(ApiToken.token_hash == _token_hash(plain))
+    # the user and the units in their charge in the same statement (the scope needs them)
+    stmt = stmt.options(joinedload(ApiToken.user).joinedload(User.leader_of))
+    token = db.session.execute(stmt).unique().scalar_one_or_none()
     if token is None or token.revoked_at is not None or not token.user.is_active:
         return None
     now = clock.now()

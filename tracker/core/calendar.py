@@ -13,6 +13,8 @@ import chinese_calendar
 from lunar_python import Lunar, Solar
 from sqlalchemy import select
 
+from tracker.core import memo
+
 HOLIDAY = "holiday"
 WORKDAY = "workday"
 
@@ -51,8 +53,9 @@ def _solar(solar) -> date:
     return date(solar.getYear(), solar.getMonth(), solar.getDay())
 
 
-def _overrides(start: date, end: date) -> dict[date, str]:
-    """Admin overrides between START and END inclusive (empty outside an app context)."""
+def _overrides() -> dict[date, str]:
+    """Every admin override (a few dozen days a year), read once per request (tracker.core.memo):
+    a list computes deadlines for every row. Empty outside an app context."""
     from flask import has_app_context
 
     if not has_app_context():
@@ -60,10 +63,10 @@ def _overrides(start: date, end: date) -> dict[date, str]:
     from tracker.extensions import db
     from tracker.settings.models import CalendarOverride
 
-    rows = db.session.execute(
-        select(CalendarOverride.day, CalendarOverride.kind).where(CalendarOverride.day.between(start, end))
-    )
-    return {day: kind for day, kind in rows}
+    def load():
+        return {day: kind for day, kind in db.session.execute(select(CalendarOverride.day, CalendarOverride.kind))}
+
+    return memo.remember("calendar_overrides", load, table=CalendarOverride)
 
 
 @lru_cache(maxsize=8192)
@@ -76,10 +79,10 @@ def _base_is_workday(day: date) -> bool:
 
 
 class WorkdayCalendar:
-    """Working-day arithmetic over a window of overrides loaded once (one query per calculation)."""
+    """Working-day arithmetic with the admin overrides on top of the package's calendar."""
 
-    def __init__(self, start: date, end: date):
-        self.overrides = _overrides(start, end)
+    def __init__(self):
+        self.overrides = _overrides()
 
     def is_workday(self, day: date) -> bool:
         kind = self.overrides.get(day)
@@ -93,7 +96,7 @@ class WorkdayIndex:
     For lists and exports that need "days left / days overdue" for many rows."""
 
     def __init__(self, start: date, end: date):
-        cal = WorkdayCalendar(start, end)
+        cal = WorkdayCalendar()
         self.start, self.end = start, end
         self._cumulative = []
         count, day = 0, start
@@ -112,15 +115,14 @@ class WorkdayIndex:
 
 def is_workday(day: date) -> bool:
     """True when DAY is a statutory working day."""
-    return WorkdayCalendar(day, day).is_workday(day)
+    return WorkdayCalendar().is_workday(day)
 
 
 def add_workdays(start: date, n: int) -> date:
     """The Nth working day after START (START itself is day 0); N may be negative. N=0 gives START
     when it is a working day, else the next working day."""
     step = 1 if n >= 0 else -1
-    span = timedelta(days=abs(n) * 3 + 60)
-    cal = WorkdayCalendar(start - span, start + span) if step < 0 else WorkdayCalendar(start, start + span)
+    cal = WorkdayCalendar()
     day = start
     if n == 0:
         while not cal.is_workday(day):
@@ -138,7 +140,7 @@ def workdays_between(a: date, b: date) -> int:
     """Working days in (A, B]: how many working days pass from A to B. Negative when B < A."""
     if b < a:
         return -workdays_between(b, a)
-    cal = WorkdayCalendar(a, b)
+    cal = WorkdayCalendar()
     count, day = 0, a
     while day < b:
         day += timedelta(days=1)
@@ -150,7 +152,7 @@ def workdays_between(a: date, b: date) -> int:
 def year_status(year: int) -> dict:
     """How well YEAR is known: source 'package' (official data installed), 'override' (an admin has
     entered days for it) or 'statutory' (fallback: fixed holidays and weekends, make-up days unknown)."""
-    overrides = _overrides(date(year, 1, 1), date(year, 12, 31))
+    overrides = {day: kind for day, kind in _overrides().items() if day.year == year}
     if package_covers(year):
         source = "package"
     elif any(kind == WORKDAY for kind in overrides.values()) or len(overrides) >= 7:

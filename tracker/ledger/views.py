@@ -29,7 +29,7 @@ from tracker.intake import services as intake_services
 from tracker.ledger import queries
 from tracker.ledger import services as ledger_services
 from tracker.ledger.forms import AssignProblemForm
-from tracker.ledger.models import STATUS_LABELS, TIER_LABELS, Category
+from tracker.ledger.models import STATUS_LABELS, TIER_LABELS
 from tracker.org import queries as org_queries
 from tracker.triage import services as triage
 from tracker.workflow import services as workflow
@@ -47,7 +47,7 @@ def _visible_units():
 @bp.route("/")
 def index():
     policy.require(current_user, "problem.view")
-    triage.ensure_categories()
+    choices = queries.filter_choices()
     flt = queries.LedgerFilter.from_args(request.args)
     page = queries.ledger_page(current_user, flt)
     if flt.ignored:
@@ -61,12 +61,12 @@ def index():
         today=today,
         days={p.id: queries.days_left(p, today, index) for p in page.items},
         units=_visible_units(),
-        categories=db.session.scalars(select(Category.name).order_by(Category.position)).all(),
-        channels=intake_services.active_channels(),
-        leaders=db.session.scalars(select(User).where(User.role == Role.LEADER).order_by(User.name)).all(),
+        categories=[c.name for c in choices["category"]],
+        channels=[c.name for c in choices["channel"]],
+        leaders=choices["leader"],
         statuses=STATUS_LABELS,
         tiers=TIER_LABELS,
-        **_campaign_context(flt),
+        **_campaign_context(flt, choices["campaign"]),
     )
 
 
@@ -308,14 +308,15 @@ def weekday_filter(value):
 # ---- campaigns (专项): the filter's choices and chips, tagging one problem or every match ----------
 
 
-def _campaign_context(flt):
+def _campaign_context(flt, campaigns=None):
     """The 专项 select, the chips of drill-down filters that have no field of their own, and for those
     who tag problems the number that "将筛选结果归入专项" would tag (only when something is filtered)."""
     from sqlalchemy import func
 
     from tracker.ledger.models import Campaign, Problem
 
-    campaigns = db.session.scalars(select(Campaign).order_by(Campaign.is_active.desc(), Campaign.name)).all()
+    if campaigns is None:
+        campaigns = db.session.scalars(select(Campaign).order_by(Campaign.is_active.desc(), Campaign.name)).all()
     closed = _("销号日期：%(a)s 至 %(b)s", a=flt.closed_from or "…", b=flt.closed_to or "…")
     timeliness = queries.export_filter_text(queries.LedgerFilter(timeliness=flt.timeliness))
     chips = []

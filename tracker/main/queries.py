@@ -1,6 +1,7 @@
 """Figures and work lists for the home pages."""
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select, union_all
+from sqlalchemy.orm import joinedload
 
 from tracker.access import policy
 from tracker.auth.models import User
@@ -28,26 +29,44 @@ def _scoped(user, stmt):
     return stmt
 
 
-def _list(user, *conditions, order=None):
-    stmt = _scoped(user, select(Problem).where(*conditions))
-    return list(db.session.scalars(stmt.order_by(*(order or [Problem.deadline.asc(), Problem.id])).limit(LIMIT)))
-
-
-def _count(user, *conditions):
-    return db.session.scalar(_scoped(user, select(func.count()).select_from(Problem).where(*conditions)))
+def _queues(user, **arms) -> dict:
+    """Each of ARMS (name=(conditions, order, limit)) as its first LIMIT problems in ORDER and its
+    total, for USER's scope: {name: list, name_count: int}. One statement for every queue of a home
+    page: each arm counts its rows with a window (computed before its LIMIT), the union of the arms
+    is joined to the problems, with their units."""
+    parts = []
+    for name, (conditions, order, limit) in arms.items():
+        ranked = select(
+            Problem.id.label("id"),
+            literal(name).label("queue"),
+            func.count().over().label("total"),
+            func.row_number().over(order_by=order).label("rank"),
+        ).where(*conditions)
+        parts.append(select(_scoped(user, ranked).order_by(*order).limit(limit).subquery()))
+    found = {name: [] for name in arms} | {f"{name}_count": 0 for name in arms}
+    arm = union_all(*parts).subquery()
+    stmt = (
+        select(Problem, arm.c.queue, arm.c.total)
+        .join(arm, arm.c.id == Problem.id)
+        .options(joinedload(Problem.unit))
+        .order_by(arm.c.queue, arm.c.rank)
+    )
+    for problem, queue, total in db.session.execute(stmt):
+        found[queue].append(problem)
+        found[f"{queue}_count"] = total
+    return found
 
 
 def unit_work(user):
     """A unit user's queues: to accept, in progress (due soonest first), returned for rework."""
     rework = (Problem.status == Status.IN_PROGRESS, Problem.last_action.in_(("reject", "verify_fail", "reopen")))
-    return {
-        "to_accept": _list(user, Problem.status == Status.ASSIGNED),
-        "to_accept_count": _count(user, Problem.status == Status.ASSIGNED),
-        "in_progress": _list(user, Problem.status == Status.IN_PROGRESS),
-        "in_progress_count": _count(user, Problem.status == Status.IN_PROGRESS),
-        "rework": _list(user, *rework),
-        "rework_count": _count(user, *rework),
-    }
+    by_deadline = [Problem.deadline.asc(), Problem.id]
+    return _queues(
+        user,
+        to_accept=([Problem.status == Status.ASSIGNED], by_deadline, LIMIT),
+        in_progress=([Problem.status == Status.IN_PROGRESS], by_deadline, LIMIT),
+        rework=(rework, by_deadline, LIMIT),
+    )
 
 
 def inspector_work(user):
@@ -59,29 +78,30 @@ def inspector_work(user):
     today = clock.today()
     returned = (Problem.status == Status.NEW, Problem.last_action == "return")
     late = not_accepted_condition(today)
-    pending = list(
-        db.session.scalars(
-            select(ExtensionRequest)
-            .where(ExtensionRequest.status == "pending")
-            .order_by(ExtensionRequest.id)
-            .limit(LIMIT)
-        )
+    intake_new = (
+        select(func.count()).select_from(IntakeRecord).where(IntakeRecord.handling == Handling.NEW).scalar_subquery()
     )
-    return {
-        "intake_new": db.session.scalar(
-            select(func.count()).select_from(IntakeRecord).where(IntakeRecord.handling == Handling.NEW)
-        ),
-        "submitted": _list(user, Problem.status == Status.SUBMITTED, order=[Problem.updated_at]),
-        "submitted_count": _count(user, Problem.status == Status.SUBMITTED),
-        "verifying": _list(user, Problem.status == Status.VERIFYING, order=[Problem.updated_at]),
-        "returned": _list(user, *returned, order=[Problem.updated_at]),
-        "extensions": pending,
-        "unassigned_count": _count(user, Problem.status == Status.NEW),
-        "overdue_count": _count(user, Problem.status.in_(OPEN_STATUSES), Problem.deadline < today),
-        "due_soon": _list(user, due_soon_condition(today)),
-        "due_soon_count": _count(user, due_soon_condition(today)),
-        "not_accepted": _list(user, late, order=[Problem.assigned_at, Problem.id]),
-        "not_accepted_count": _count(user, late),
+    pending = db.session.execute(
+        select(ExtensionRequest, intake_new)
+        .where(ExtensionRequest.status == "pending")
+        .options(joinedload(ExtensionRequest.problem))
+        .order_by(ExtensionRequest.id)
+        .limit(LIMIT)
+    ).all()
+    by_deadline, by_update = [Problem.deadline.asc(), Problem.id], [Problem.updated_at, Problem.id]
+    work = _queues(
+        user,
+        submitted=([Problem.status == Status.SUBMITTED], by_update, LIMIT),
+        verifying=([Problem.status == Status.VERIFYING], by_update, LIMIT),
+        returned=(returned, by_update, LIMIT),
+        unassigned=([Problem.status == Status.NEW], [Problem.id], 1),
+        overdue=([Problem.status.in_(OPEN_STATUSES), Problem.deadline < today], [Problem.id], 1),
+        due_soon=([due_soon_condition(today)], by_deadline, LIMIT),
+        not_accepted=([late], [Problem.assigned_at, Problem.id], LIMIT),
+    )
+    return work | {
+        "intake_new": pending[0][1] if pending else db.session.scalar(select(intake_new)),
+        "extensions": [request for request, _count in pending],
         "today": today,
     }
 
@@ -94,23 +114,14 @@ def leader_work(user):
 
     today = clock.today()
     late = not_accepted_condition(today)
-    overdue = list(
-        db.session.scalars(
-            _scoped(user, select(Problem).where(Problem.status.in_(OPEN_STATUSES), Problem.deadline < today))
-            .order_by(Problem.deadline)
-            .limit(200)
-        )
+    work = _queues(
+        user,
+        overdue=([Problem.status.in_(OPEN_STATUSES), Problem.deadline < today], [Problem.deadline, Problem.id], 200),
+        due_soon=([due_soon_condition(today)], [Problem.deadline.asc(), Problem.id], LIMIT),
+        not_accepted=([late], [Problem.assigned_at, Problem.id], LIMIT),
     )
     groups = {}
-    for problem in overdue:
+    for problem in work.pop("overdue"):
         groups.setdefault(problem.unit, []).append(problem)
     ordered = sorted(groups.items(), key=lambda item: (-len(item[1]), item[1][0].deadline))
-    return {
-        "overdue_groups": ordered,
-        "overdue_count": _count(user, Problem.status.in_(OPEN_STATUSES), Problem.deadline < today),
-        "due_soon": _list(user, due_soon_condition(today)),
-        "due_soon_count": _count(user, due_soon_condition(today)),
-        "not_accepted": _list(user, late, order=[Problem.assigned_at, Problem.id]),
-        "not_accepted_count": _count(user, late),
-        "today": today,
-    }
+    return work | {"overdue_groups": ordered, "today": today}

@@ -37,10 +37,17 @@ class Unit(TimestampMixin, VersionedMixin, db.Model):
 
     @property
     def path_name(self):
-        names, node = [], self
-        while node is not None:
+        """上级 / … / 本单位, from the request's unit tree (one query, not one per level)."""
+        if self.parent_id is None:
+            return self.name
+        from tracker.org.queries import units_by_id
+
+        by_id = units_by_id()
+        names, node, seen = [], self, set()
+        while node is not None and node.id not in seen:
+            seen.add(node.id)
             names.append(node.name)
-            node = node.parent
+            node = by_id.get(node.parent_id) if node.parent_id in by_id else node.parent
         return " / ".join(reversed(names))
 
     def audit_state(self):

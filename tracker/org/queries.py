@@ -2,18 +2,38 @@
 
 from sqlalchemy import func, or_, select
 
+from tracker.core import memo
 from tracker.extensions import db
 from tracker.org.models import Unit
 
 
+def _units() -> list[Unit]:
+    """Every unit, by code, read once per request (tracker.core.memo): the scope, the filters and the
+    rows' unit names all ask for the tree."""
+    return memo.remember("units", lambda: list(db.session.scalars(select(Unit).order_by(Unit.code))), table=Unit)
+
+
+def units_by_id() -> dict[int, Unit]:
+    return {unit.id: unit for unit in _units()}
+
+
 def subtree_ids(root_ids) -> set[int]:
-    """ROOT_IDS and every unit below them (recursive CTE; works on SQLite and PostgreSQL)."""
+    """ROOT_IDS and every unit below them, from the request's unit tree."""
     root_ids = {i for i in root_ids if i is not None}
     if not root_ids:
         return set()
-    tree = select(Unit.id).where(Unit.id.in_(root_ids)).cte("tree", recursive=True)
-    tree = tree.union(select(Unit.id).where(Unit.parent_id == tree.c.id))
-    return set(db.session.scalars(select(tree.c.id)))
+    units = _units()
+    children = {}
+    for unit in units:
+        children.setdefault(unit.parent_id, []).append(unit.id)
+    known = {u.id for u in units}
+    found, todo = set(), [i for i in root_ids if i in known]
+    while todo:
+        unit_id = todo.pop()
+        if unit_id not in found:
+            found.add(unit_id)
+            todo += children.get(unit_id, [])
+    return found
 
 
 def unit_by_code(code):
@@ -21,10 +41,8 @@ def unit_by_code(code):
 
 
 def all_units(active_only=False):
-    stmt = select(Unit).order_by(Unit.code)
-    if active_only:
-        stmt = stmt.where(Unit.is_active.is_(True))
-    return list(db.session.scalars(stmt))
+    units = _units()
+    return [u for u in units if u.is_active] if active_only else list(units)
 
 
 def tree_order(units):

@@ -4,6 +4,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import contains_eager, selectinload
 from wtforms import SelectChoice
 
 from tracker.access import policy
@@ -162,6 +163,7 @@ def users():
         stmt = stmt.where(User.is_active.is_(True))
     elif status == "inactive":
         stmt = stmt.where(User.is_active.is_(False))
+    stmt = stmt.options(contains_eager(User.unit), selectinload(User.leader_of))
     page = paginate(stmt.order_by(User.username), request.args.get("page"))
     return render_template(
         "org/users.html", page=page, q=q, role=role, status=status, roles=ROLE_LABELS, confirm=ConfirmForm()

@@ -191,7 +191,7 @@ def count_per_unit(flt: ResultsFilter) -> list[UnitCounts]:
     ids = set(counts) | {unit_id for unit_id in satisfaction if unit_id is not None}
     if not ids:
         return []
-    names = dict(db.session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(ids))).all())
+    names = {unit_id: unit.name for unit_id, unit in org_queries.units_by_id().items()}
     rows = []
     for unit_id in sorted(ids, key=lambda i: (names.get(i) or "", i)):
         received, done, on_time = counts.get(unit_id, (0, 0, 0))

@@ -26,6 +26,7 @@ from tracker.extensions import db
 from tracker.ledger import queries as ledger_queries
 from tracker.ledger.models import TIER_LABELS, Tier
 from tracker.ledger.queries import LedgerFilter, _latest_notes
+from tracker.org import queries as org_queries
 
 GROUPS = {"unit": N_("按责任单位"), "leader": N_("按分管领导"), "tier": N_("按分级")}
 SCREEN_ROWS = 500  # rows shown on the page; the print page and the Excel file have all of them
@@ -275,7 +276,6 @@ class OverdueGroup:
 def _groups(user, flt: OverdueFilter) -> list[OverdueGroup]:
     """Every group with its true count (one grouped COUNT query and one for the names), in report order."""
     from tracker.auth.models import User
-    from tracker.org.models import Unit
 
     base = ledger_queries.filtered(user, flt.ledger_filter()).subquery("p")
     key = _group_key(base, flt.group)
@@ -286,7 +286,7 @@ def _groups(user, flt: OverdueFilter) -> list[OverdueGroup]:
     ).all()
     keys = [k for k, _n, _w in counted if k]
     if flt.group == "unit":
-        names = dict(db.session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(keys))).all()) if keys else {}
+        names = {unit_id: unit.name for unit_id, unit in org_queries.units_by_id().items()}
         none_label = _("（未指定责任单位）")
     elif flt.group == "leader":
         names = dict(db.session.execute(select(User.id, User.name).where(User.id.in_(keys))).all()) if keys else {}

@@ -5,6 +5,7 @@ import io
 from datetime import date
 
 from flask_babel import gettext as _
+from sqlalchemy import select
 
 from tracker.audit import services as audit
 from tracker.core.calendar import HOLIDAY, WORKDAY
@@ -85,17 +86,24 @@ def import_csv(raw: bytes, *, actor) -> int:
 
 def get_setting(key: str, default):
     """The stored value for KEY merged over DEFAULT (dicts merge one level deep)."""
+    import copy
+
+    from tracker.core import memo
     from tracker.settings.models import Setting
 
-    row = db.session.get(Setting, key)
-    if row is None:
+    def load():
+        return {row.key: row.value for row in db.session.scalars(select(Setting))}
+
+    stored = memo.remember("settings", load, table=Setting)  # every setting in one query per request
+    if key not in stored:
         return default
-    if isinstance(default, dict) and isinstance(row.value, dict):
+    value = copy.deepcopy(stored[key])
+    if isinstance(default, dict) and isinstance(value, dict):
         merged = dict(default)
-        for k, v in row.value.items():
+        for k, v in value.items():
             merged[k] = {**default[k], **v} if isinstance(default.get(k), dict) and isinstance(v, dict) else v
         return merged
-    return row.value
+    return value
 
 
 def put_setting(key: str, value, *, actor) -> None:

@@ -35,7 +35,7 @@ def calendar_page():
         .where(CalendarOverride.day.between(date(year, 1, 1), date(year, 12, 31)))
         .order_by(CalendarOverride.day)
     ).all()
-    cal = calendar.WorkdayCalendar(date(year, 1, 1), date(year, 12, 31))
+    cal = calendar.WorkdayCalendar()
     months = []
     for month in range(1, 13):
         first = date(year, month, 1)

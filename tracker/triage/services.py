@@ -78,24 +78,45 @@ class Facts:
     difficulty: int | None
 
 
-def ensure_defaults() -> None:
-    """Install the default rules and templates into empty tables (idempotent)."""
-    if not db.session.scalar(select(func.count()).select_from(TriageRule)):
+def ensure_defaults(*, categories=False) -> bool:
+    """Install the default rules and templates (and CATEGORIES too) into empty tables, asking which
+    are empty in one statement (idempotent); True when something was installed."""
+    from tracker.ledger.models import DEFAULT_CATEGORIES, Category
+
+    def filled(model):
+        return select(model).exists()
+
+    tables = [TriageRule, DeadlineTemplate] + ([Category] if categories else [])
+    have = dict(zip(tables, db.session.execute(select(*(filled(t) for t in tables))).one(), strict=True))
+    if not have[TriageRule]:
         for position, (name, kind, params, result) in enumerate(DEFAULT_RULES):
             db.session.add(TriageRule(position=position, name=name, kind=kind, params=params, result=result))
-    if not db.session.scalar(select(func.count()).select_from(DeadlineTemplate)):
+    if not have[DeadlineTemplate]:
         for tier, days, text in DEFAULT_TEMPLATES:
             db.session.add(DeadlineTemplate(tier=tier, source_kind=ANY_KIND, days=days, rule_text=text))
+    if categories and not have[Category]:
+        for position, name in enumerate(DEFAULT_CATEGORIES):
+            db.session.add(Category(name=name, position=position, is_active=True))
+    if all(have.values()):
+        return False
     db.session.flush()
+    return True
 
 
 def active_rules() -> list[TriageRule]:
-    ensure_defaults()
-    return list(
-        db.session.scalars(
-            select(TriageRule).where(TriageRule.is_active.is_(True)).order_by(TriageRule.position, TriageRule.id)
-        )
-    )
+    """The active rules in order, read once per request (a list suggests a tier for every new row);
+    the defaults are installed first when there are none."""
+    from tracker.core import memo
+
+    def load():
+        stmt = select(TriageRule).where(TriageRule.is_active.is_(True)).order_by(TriageRule.position, TriageRule.id)
+        rules = list(db.session.scalars(stmt))
+        if not rules:
+            ensure_defaults()
+            rules = list(db.session.scalars(stmt))
+        return rules
+
+    return memo.remember("triage_rules", load, table=TriageRule)
 
 
 def facts_for(problem, urgency=None, difficulty=None) -> Facts:

@@ -48,9 +48,8 @@ def _params_from(form, kind):
 @bp.route("/", methods=["GET", "POST"])
 def index():
     policy.require(current_user, "triage.manage")
-    services.ensure_defaults()
-    services.ensure_categories()
-    db.session.commit()
+    if services.ensure_defaults(categories=True):
+        db.session.commit()
     if request.method == "POST":
         form = request.form
         try:
