@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, text
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, event, text
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from tracker.core.db import StoredFileMixin, TimestampMixin, UTCDateTime, VersionedMixin
@@ -45,6 +45,28 @@ OPEN_STATUSES = (Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS, Status.SUBMITT
 # Written as literal SQL so that the scan's WHERE matches the partial indexes' predicates exactly.
 WORKING_CLAUSE = text("status IN ('assigned', 'in_progress', 'submitted', 'verifying')")
 UNACCEPTED_CLAUSE = text("status = 'assigned'")
+
+
+class ProblemCount(db.Model):
+    """Problems per unit (0: none), tier ('' : not yet), status and quick-fix flag, kept current by
+    database triggers on problems (tracker/ledger/counts.py); the counts bar reads it."""
+
+    __tablename__ = "problem_counts"
+
+    unit_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tier: Mapped[str] = mapped_column(String(8), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    quick_fix: Mapped[int] = mapped_column(Integer, primary_key=True)
+    problems: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+
+@event.listens_for(db.metadata, "after_create")
+def _install_count_triggers(target, connection, **kw):
+    """create_all (the tests, a fresh development database) gets the same triggers as the migration."""
+    if "problems" in target.tables and connection.dialect.name in ("postgresql", "sqlite"):
+        from tracker.ledger import counts
+
+        counts.SUMMARY.install(connection)
 
 
 class Problem(TimestampMixin, VersionedMixin, db.Model):

@@ -4,7 +4,7 @@ import base64
 import html
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta
 
 from flask_babel import gettext as _
@@ -270,10 +270,71 @@ class LedgerPage:
     is_first: bool
 
 
-def ledger_page(user, flt: LedgerFilter, size: int = PAGE_SIZE) -> LedgerPage:
+@dataclass(frozen=True)
+class Choice:
+    id: int | None
+    name: str
+    is_active: bool
+
+
+def filter_choices() -> dict[str, list[Choice]]:
+    """The choices of the list filters in one statement: categories (by position), active channels (by
+    position), leaders (by name) and campaigns (active first, by name). Creates the default categories
+    and channels when their tables are still empty (as ensure_categories / active_channels do)."""
+    from sqlalchemy import Integer, literal, null, true, union_all
+
+    from tracker.access.policy import Role
+    from tracker.auth.models import User
+    from tracker.intake.models import Channel
+    from tracker.ledger.models import Campaign, Category
+
+    def part(kind, id_, name, active, *order, where=()):
+        rank = func.row_number().over(order_by=order)
+        return select(
+            literal(kind).label("kind"), id_.label("id"), name.label("name"), active.label("active"), rank.label("rank")
+        ).where(*where)
+
+    stmt = union_all(
+        part("category", null().cast(Integer), Category.name, true(), Category.position),
+        part(
+            "channel",
+            null().cast(Integer),
+            Channel.name,
+            Channel.is_active,
+            Channel.position,
+            where=[Channel.is_active.is_(True)],
+        ),
+        part("leader", User.id, User.name, User.is_active, User.name, where=[User.role == Role.LEADER]),
+        part("campaign", Campaign.id, Campaign.name, Campaign.is_active, Campaign.is_active.desc(), Campaign.name),
+    )
+    found = {"category": [], "channel": [], "leader": [], "campaign": []}
+    for kind, id_, name, active, _rank in sorted(db.session.execute(stmt), key=lambda r: (r.kind, r.rank)):
+        found[kind].append(Choice(id_, name, bool(active)))
+    if not found["category"]:
+        from tracker.ledger.models import Category
+        from tracker.triage.services import ensure_categories
+
+        ensure_categories()
+        names = db.session.scalars(select(Category.name).order_by(Category.position))
+        found["category"] = [Choice(None, n, True) for n in names]
+    if not found["channel"]:
+        from tracker.intake.services import active_channels
+
+        found["channel"] = [Choice(None, n, True) for n in active_channels()]
+    return found
+
+
+LIST_RELATIONS = ("unit", "owner", "leader")
+
+
+def ledger_page(user, flt: LedgerFilter, size: int = PAGE_SIZE, *, relations=LIST_RELATIONS) -> LedgerPage:
     """One page of the ledger in FLT's order, starting after FLT's cursor. Keyset pagination:
-    page 2,000 costs what page 1 costs."""
-    phases, has_cursor = _phases(filtered(user, flt), flt.sort, flt.cursor)
+    page 2,000 costs what page 1 costs. The rows come with their RELATIONS (many-to-one: the unit,
+    owner and leader that a list names) joined in the same statement."""
+    from sqlalchemy.orm import joinedload
+
+    stmt = filtered(user, flt).options(*(joinedload(getattr(Problem, name)) for name in relations))
+    phases, has_cursor = _phases(stmt, flt.sort, flt.cursor)
     if flt.cursor and not has_cursor:
         flt.ignored.append("cursor")
     rows = []
@@ -289,15 +350,47 @@ def ledger_page(user, flt: LedgerFilter, size: int = PAGE_SIZE) -> LedgerPage:
     return LedgerPage(rows, next_cursor, not has_cursor)
 
 
+# What the summary table can answer: the scope, a unit (with or without its sub-units), 未办结 and
+# 即知即改; the list's own tier and status choices are ignored by the bar anyway.
+SUMMARY_FIELDS = {"status", "tier", "unit_id", "unit_only", "sort", "cursor", "ignored"}
+
+
 def counts(user, flt: LedgerFilter) -> dict:
-    """Problems per tier and per status for the filter (ignoring its own tier and status choice)."""
-    base = filtered(user, flt, for_counts=True).with_only_columns(Problem.tier, Problem.status, func.count())
-    rows = db.session.execute(base.group_by(Problem.tier, Problem.status)).all()
+    """Problems per tier and per status for the filter (ignoring its own tier and status choice):
+    from problem_counts (kept by triggers) when the filter is one it can answer, else counted live."""
+    if _summary_answers(flt):
+        rows = db.session.execute(_summary_counts(user, flt)).all()
+    else:
+        base = filtered(user, flt, for_counts=True).with_only_columns(Problem.tier, Problem.status, func.count())
+        rows = db.session.execute(base.group_by(Problem.tier, Problem.status)).all()
     by_tier, by_status = {}, {}
     for tier, status, n in rows:
         by_tier[tier or ""] = by_tier.get(tier or "", 0) + n
         by_status[status] = by_status.get(status, 0) + n
     return {"tier": by_tier, "status": by_status, "total": sum(by_status.values())}
+
+
+def _summary_answers(flt: LedgerFilter) -> bool:
+    default = LedgerFilter()
+    return all(getattr(flt, f.name) == getattr(default, f.name) for f in fields(flt) if f.name not in SUMMARY_FIELDS)
+
+
+def _summary_counts(user, flt: LedgerFilter):
+    from tracker.ledger.models import ProblemCount as C
+
+    stmt = select(func.nullif(C.tier, ""), C.status, func.sum(C.problems)).group_by(C.tier, C.status)
+    scope = policy.visible_unit_ids(user)
+    if scope is not None:
+        stmt = stmt.where(C.unit_id.in_(sorted(scope) or [-1]))
+    if flt.unit_id and flt.unit_only:
+        stmt = stmt.where(C.unit_id == flt.unit_id)
+    elif flt.unit_id:
+        stmt = stmt.where(C.unit_id.in_(sorted(subtree_ids({flt.unit_id})) or [-1]))
+    if flt.status == "open":
+        stmt = stmt.where(C.status.in_(OPEN_STATUSES))
+    if flt.tier == "quick_fix":
+        stmt = stmt.where(C.quick_fix == 1)
+    return stmt.having(func.sum(C.problems) > 0)
 
 
 def days_index(today: date, problems) -> calendar.WorkdayIndex:
