@@ -1,7 +1,5 @@
 """Intake pages: the inbox, one record and its handling, manual entry, bulk import with progress."""
 
-from pathlib import Path
-
 from flask import (
     Blueprint,
     Response,
@@ -266,8 +264,8 @@ def upload():
             flash(_("请选择要导入的 CSV 或 Excel 文件。"), "danger")
             return render_template("intake/upload.html", batches=queries.recent_batches()), 422
         try:
-            path = imports.stage_upload(upload_file.stream, upload_file.filename)
-            batch = imports.stage_batch(path, upload_file.filename, actor=current_user)
+            stored = imports.stage_upload(upload_file.stream, upload_file.filename)
+            batch = imports.stage_batch(stored, upload_file.filename, actor=current_user)
         except ValidationFailed as failed:
             db.session.rollback()
             flash(failed.message, "danger")
@@ -351,7 +349,10 @@ def _posted_map(prefix) -> dict:
 def _mapping_page(batch, headers, mapping, defaults, profiles, profile_name, errors, canonical):
     """The mapping step with a preview of the first rows (none while the mapping has errors), the
     number of data rows and the channel and unit values that need mapping."""
-    found = imports.preview(Path(batch.stored_path), mapping, defaults) if mapping and not errors else None
+    found = None
+    if mapping and not errors:
+        with imports.batch_file(batch) as path:
+            found = imports.preview(path, mapping, defaults)
     return render_template(
         "intake/mapping.html",
         batch=batch,

@@ -1,9 +1,7 @@
 """Ledger rules: problems from intake records, numbering, and the unit's work between transitions
 (progress, milestones, evidence, extensions). Services flush; callers commit."""
 
-import hashlib
 import re
-import secrets
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +16,7 @@ from tracker.alerts import scan as alert_scan
 from tracker.alerts import services as alerts
 from tracker.audit import services as audit
 from tracker.auth.services import check_version
-from tracker.core import clock, sequences
+from tracker.core import clock, sequences, storage
 from tracker.core.errors import NotFound, ValidationFailed
 from tracker.core.sanitize import plain_text, rich_html
 from tracker.extensions import db
@@ -135,6 +133,7 @@ EVIDENCE_TYPES = {
     "application/vnd.ms-excel": ("xls",),
     "application/vnd.ms-powerpoint": ("ppt",),
 }
+EVIDENCE_FOLDER = "evidence"  # in the file storage (tracker.core.storage)
 WORKING_STATES = ("assigned", "in_progress")
 
 
@@ -229,37 +228,44 @@ class SavedUpload:
     sha256: str
 
 
-def save_upload(stream, folder: Path) -> SavedUpload:
-    """Write an uploaded file into FOLDER under a random name: read in chunks (never whole into
-    memory), refused when empty, over EVIDENCE_MAX_BYTES, or not one of EVIDENCE_TYPES judged from
-    its content (not its name); nothing stays on disk then. Raises ValidationFailed."""
+def save_upload(stream, folder: str) -> SavedUpload:
+    """Store an uploaded file in FOLDER of the file storage (tracker.core.storage) under a random
+    name: read in chunks (never whole into memory), refused when empty, over EVIDENCE_MAX_BYTES, or
+    not one of EVIDENCE_TYPES judged from its content (not its name); nothing is kept then. Raises
+    ValidationFailed."""
     limit = current_app.config["EVIDENCE_MAX_BYTES"]
-    folder.mkdir(parents=True, exist_ok=True)
-    stored_name = secrets.token_hex(16)
-    target = folder / stored_name
-    digest, size = hashlib.sha256(), 0
-    try:
-        with open(target, "wb") as out:
-            while chunk := stream.read(1 << 16):
-                size += len(chunk)
-                if size > limit:
-                    raise ValidationFailed(
-                        _("文件超过 %(n)d MB 的上限。", n=limit // (1 << 20)), {"file": _("文件过大。")}
-                    )
-                digest.update(chunk)
-                out.write(chunk)
-        if size == 0:
+    found = {}
+
+    def check(saved):
+        if saved.size == 0:
             raise ValidationFailed(_("文件是空的。"), {"file": _("文件是空的。")})
-        kind = filetype.guess(str(target))
+        kind = filetype.guess(saved.head)
         if kind is None or kind.mime not in EVIDENCE_TYPES:
             raise ValidationFailed(
                 _("只接受照片（JPG/PNG/GIF/WebP）、PDF 和 Office 文档；文件类型按内容判断，与扩展名无关。"),
                 {"file": _("文件类型不允许。")},
             )
-    except BaseException:
-        target.unlink(missing_ok=True)
-        raise
-    return SavedUpload(stored_name, kind.mime, size, digest.hexdigest())
+        found["mime"] = kind.mime
+
+    saved = storage.get().save(_Capped(stream, limit), folder, check=check)
+    return SavedUpload(saved.name, found["mime"], saved.size, saved.sha256)
+
+
+class _Capped:
+    """STREAM that refuses to go past LIMIT bytes (ValidationFailed), so that an oversized upload
+    stops being read at the limit."""
+
+    def __init__(self, stream, limit):
+        self.stream, self.limit, self.read_bytes = stream, limit, 0
+
+    def read(self, size=-1):
+        chunk = self.stream.read(size)
+        self.read_bytes += len(chunk)
+        if self.read_bytes > self.limit:
+            raise ValidationFailed(
+                _("文件超过 %(n)d MB 的上限。", n=self.limit // (1 << 20)), {"file": _("文件过大。")}
+            )
+        return chunk
 
 
 def store_evidence(problem, stream, filename, *, actor):
@@ -267,7 +273,7 @@ def store_evidence(problem, stream, filename, *, actor):
     Raises ValidationFailed, Forbidden, NotFound."""
     policy.require(actor, "problem.evidence", problem)
     _require_state(problem, ("in_progress",), "签收后、申请销号前才能上传佐证材料。")
-    saved = save_upload(stream, Path(current_app.config["STORAGE_DIR"]) / "evidence")
+    saved = save_upload(stream, EVIDENCE_FOLDER)
     size = saved.size
     item = Evidence(
         problem_id=problem.id,
@@ -290,8 +296,14 @@ def store_evidence(problem, stream, filename, *, actor):
     return item
 
 
+def evidence_key(item) -> str:
+    """ITEM's key in the file storage (its stored_name is the random name within the folder)."""
+    return storage.key(EVIDENCE_FOLDER, item.stored_name)
+
+
 def evidence_path(item):
-    return Path(current_app.config["STORAGE_DIR"]) / "evidence" / item.stored_name
+    """ITEM's file under STORAGE_DIR, for the directory backend only (tests, maintenance)."""
+    return Path(current_app.config["STORAGE_DIR"]) / evidence_key(item)
 
 
 def waive_evidence(problem, *, actor, reason):

@@ -25,7 +25,7 @@ from tracker.access import policy
 from tracker.access.policy import Role
 from tracker.audit import services as audit
 from tracker.auth.models import User
-from tracker.core import clock, sequences
+from tracker.core import clock, sequences, storage
 from tracker.core.errors import Conflict, NotFound, ValidationFailed
 from tracker.core.inputs import parse_id
 from tracker.core.sanitize import plain_text
@@ -764,8 +764,9 @@ def record_visit(batch: InspectionBatch, data: dict, *, actor) -> InspectionItem
 
 
 def _unlink(photos):
+    files = storage.get()
     for photo in photos:
-        photo_path(photo).unlink(missing_ok=True)
+        files.delete(photo_key(photo))
 
 
 def _count_done(batch, actor):
@@ -804,9 +805,9 @@ def _fail_count(batch) -> int:
 def add_photo(item: InspectionItem, stream, filename, *, actor, _audit=True) -> InspectionPhoto:
     """A photo (or document) of ITEM's visit, with the evidence uploads' checks: read in chunks,
     refused when empty, over the size limit or not an allowed type judged by content; SHA-256
-    kept; stored under STORAGE_DIR/inspections/ with a random name. Raises Forbidden, ValidationFailed."""
+    kept; stored in the file storage's folder inspections/ with a random name. Raises Forbidden, ValidationFailed."""
     policy.require(actor, "inspection.manage")
-    saved = ledger_services.save_upload(stream, photo_folder())
+    saved = ledger_services.save_upload(stream, PHOTO_FOLDER)
     photo = InspectionPhoto(
         item_id=item.id,
         uploaded_by_id=getattr(actor, "id", None),
@@ -831,11 +832,21 @@ def add_photo(item: InspectionItem, stream, filename, *, actor, _audit=True) -> 
     return photo
 
 
+PHOTO_FOLDER = "inspections"  # in the file storage (tracker.core.storage)
+
+
+def photo_key(photo: InspectionPhoto) -> str:
+    """PHOTO's key in the file storage (its stored_name is the random name within the folder)."""
+    return storage.key(PHOTO_FOLDER, photo.stored_name)
+
+
 def photo_folder() -> Path:
-    return Path(current_app.config["STORAGE_DIR"]) / "inspections"
+    """The photos' folder under STORAGE_DIR, for the directory backend only (tests, maintenance)."""
+    return Path(current_app.config["STORAGE_DIR"]) / PHOTO_FOLDER
 
 
 def photo_path(photo: InspectionPhoto) -> Path:
+    """PHOTO's file under STORAGE_DIR, for the directory backend only."""
     return photo_folder() / photo.stored_name
 
 

@@ -4,7 +4,7 @@ followup_views.py on the same blueprint.
 Every page here is for inspectors (and admins, who may look): to anyone else a batch does not exist,
 so the pages answer the same 404 as an unknown address."""
 
-from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import case, func, select
@@ -13,7 +13,7 @@ from wtforms import SelectChoice
 from tracker.access import policy
 from tracker.access.policy import Role
 from tracker.auth.models import User
-from tracker.core import clock
+from tracker.core import clock, storage
 from tracker.core.errors import Conflict, NotFound, ValidationFailed
 from tracker.core.pagination import paginate
 from tracker.core.words import N_
@@ -434,18 +434,17 @@ def photo(photo_id):
     if item is None:
         raise NotFound(_("文件不存在。"))
     services.get_batch(item.item.batch_id, current_user)
-    path = services.photo_path(item)
-    if not path.exists():
-        raise NotFound(_("文件不存在。"))
     inline = item.content_type in INLINE_TYPES and request.args.get("inline") == "1"
-    return send_file(
-        path,
-        mimetype=item.content_type,
-        as_attachment=not inline,
-        download_name=item.filename,
-        max_age=0,
-        etag=item.sha256,
-    )
+    try:
+        return storage.send(
+            services.photo_key(item),
+            mimetype=item.content_type,
+            as_attachment=not inline,
+            download_name=item.filename,
+            etag=item.sha256,
+        )
+    except FileNotFoundError:
+        raise NotFound(_("文件不存在。")) from None
 
 
 from tracker.oversight import followup_views  # noqa: E402, F401

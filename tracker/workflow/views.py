@@ -1,10 +1,11 @@
 """Actions on one problem from its page: transitions, progress, evidence, extensions, instructions."""
 
-from flask import Blueprint, abort, flash, redirect, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from tracker.access import policy
+from tracker.core import storage
 from tracker.core.errors import Conflict, NotFound, ValidationFailed
 from tracker.extensions import db
 from tracker.ledger import queries, services
@@ -119,18 +120,17 @@ def download(evidence_id):
     item = db.session.get(Evidence, evidence_id)
     if item is None or not policy.can(current_user, "problem.view", item.problem):
         raise NotFound(_("文件不存在。"))
-    path = services.evidence_path(item)
-    if not path.exists():
-        abort(404)
     inline = item.is_image and request.args.get("inline") == "1"
-    return send_file(
-        path,
-        mimetype=item.content_type,
-        as_attachment=not inline,
-        download_name=services.evidence_filename(item.filename, item.content_type),
-        max_age=0,
-        etag=item.sha256,
-    )
+    try:
+        return storage.send(
+            services.evidence_key(item),
+            mimetype=item.content_type,
+            as_attachment=not inline,
+            download_name=services.evidence_filename(item.filename, item.content_type),
+            etag=item.sha256,
+        )
+    except FileNotFoundError:
+        abort(404)
 
 
 @bp.route("/<number>/extension", methods=["POST"])
