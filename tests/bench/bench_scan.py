@@ -1,12 +1,18 @@
 """Benchmark: the deadline scan at two ledger sizes with the same number of due items.
 
     .venv/bin/python -m tests.bench.bench_scan --sizes 100000 1000000 --due 10000 [--db postgresql|sqlite]
+    .venv/bin/python -m tests.bench.bench_scan --sizes 60000 --due 10000 --reuse h_scan   # an own database
 
 For each size: generate the problems (flask demo seed --problems), push every open problem's deadline a
 year out, then bring DUE of them due or overdue; time a first scan (which records the alerts,
 notices and notifications) and a repeat scan (which finds the same and adds nothing).
 Target (issue 6): ≤ 1 s on PostgreSQL with 1,000,000 problems of which 10,000 are due or overdue,
-and a time that grows with the due items, not with the ledger.
+and a time that grows with the due items, not with the ledger. Issue 12: the first scan (10,000 due
+problems: alerts, notices, inbox messages, e-mails, webhook posts, audit entries) ≤ 2 s, in a number
+of statements that does not grow with the due items beyond the chunking; both are printed.
+
+--reuse takes an existing database per size; an empty one (no tables or no problems) is seeded with
+SIZE problems first, so that later runs on it skip the generation.
 """
 
 import argparse
@@ -61,6 +67,10 @@ def build(size, due, backend, reuse=None):
         started = time.perf_counter()
         if reuse:
             db.create_all()  # tables added since that database was made (alerts, notices, …)
+            if not db.session.scalar(select(func.count()).select_from(Problem)):
+                demo.seed(1)
+                demo.seed_problems(size, 1)
+                db.session.commit()
             for table in ("deliveries", "notifications", "supervision_notices", "alerts"):
                 db.session.execute(text(f"DELETE FROM {table}"))  # a first scan that finds everything new
             size = db.session.scalar(select(func.count()).select_from(Problem))
@@ -99,24 +109,58 @@ def build(size, due, backend, reuse=None):
     return app, drop
 
 
+def _load() -> str:
+    import os
+
+    return " ".join(f"{n:.1f}" for n in os.getloadavg()) + f" on {os.cpu_count()} CPUs"
+
+
 def measure(app, repeats=5):
-    from tracker.alerts.models import Alert
+    """(first scan s, median repeat scan s, candidates, alerts, first scan statements, repeat scan
+    statements, {table: rows} written by the first scan)."""
+    from sqlalchemy import event
+
+    from tracker.alerts.models import Alert, Delivery, Notification, SupervisionNotice
     from tracker.alerts.scan import scan
+    from tracker.audit.models import AuditEvent
 
     with app.app_context():
-        started = time.perf_counter()
-        report = scan()
+        statements = []
+
+        def count(*_args):
+            statements.append(1)
+
+        models = (Alert, SupervisionNotice, Notification, Delivery, AuditEvent)
+        before = {m.__tablename__: db.session.scalar(select(func.count()).select_from(m)) for m in models}
         db.session.commit()
-        first = time.perf_counter() - started
-        alerts = db.session.scalar(select(func.count()).select_from(Alert))
-        times = []
-        for _ in range(repeats):
-            started = time.perf_counter()
-            again = scan()
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            started, cpu = time.perf_counter(), time.process_time()
+            report = scan()
             db.session.commit()
-            times.append(time.perf_counter() - started)
-            assert not again.new
-        return first, statistics.median(times), report.candidates, alerts
+            first = time.perf_counter() - started
+            print(
+                f"  first scan: {first:.2f} s, of which {time.process_time() - cpu:.2f} s CPU in this process "
+                f"(the rest: waiting for the database, or for a CPU on a loaded machine; load {_load()})"
+            )
+            first_statements = len(statements)
+            times = []
+            for _ in range(repeats):
+                del statements[:]
+                started = time.perf_counter()
+                again = scan()
+                db.session.commit()
+                times.append(time.perf_counter() - started)
+                assert not again.new
+            repeat_statements = len(statements)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        written = {
+            m.__tablename__: db.session.scalar(select(func.count()).select_from(m)) - before[m.__tablename__]
+            for m in models
+        }
+        alerts = db.session.scalar(select(func.count()).select_from(Alert))
+        return first, statistics.median(times), report.candidates, alerts, first_statements, repeat_statements, written
 
 
 def main():
@@ -132,20 +176,27 @@ def main():
         reuse = args.reuse[index] if index < len(args.reuse) else None
         app, drop = build(size, args.due, args.db, reuse)
         try:
-            first, repeat, candidates, alerts = measure(app)
+            first, repeat, candidates, alerts, first_n, repeat_n, written = measure(app)
+            print("  written by the first scan: " + ", ".join(f"{k} {v}" for k, v in written.items()))
         finally:
             with app.app_context():
                 db.session.remove()
                 db.engine.dispose()
             if drop:
                 drop()
-        rows.append((size, candidates, alerts, first, repeat))
+        rows.append((size, candidates, alerts, first, repeat, first_n, repeat_n))
     print(
-        f"\n{'db':<11}{'problems':>10}{'candidates':>12}{'alerts':>9}{'first scan s':>14}{'repeat scan s':>15}  target"
+        f"\n{'db':<11}{'problems':>10}{'candidates':>12}{'alerts':>9}{'first s':>9}{'stmts':>7}"
+        f"{'repeat s':>10}{'stmts':>7}  target first ≤ 2 s, repeat ≤ 1 s"
     )
-    for size, candidates, alerts, first, repeat in rows:
-        verdict = "PASS" if repeat <= 1.0 and first <= 1.0 else ("repeat PASS, first FAIL" if repeat <= 1.0 else "FAIL")
-        print(f"{args.db:<11}{size:>10}{candidates:>12}{alerts:>9}{first:>14.2f}{repeat:>15.2f}  ≤ 1 s: {verdict}")
+    for size, candidates, alerts, first, repeat, first_n, repeat_n in rows:
+        verdict = {(True, True): "PASS", (False, True): "first FAIL", (True, False): "repeat FAIL"}.get(
+            (first <= 2.0, repeat <= 1.0), "FAIL"
+        )
+        print(
+            f"{args.db:<11}{size:>10}{candidates:>12}{alerts:>9}{first:>9.2f}{first_n:>7}"
+            f"{repeat:>10.2f}{repeat_n:>7}  {verdict}"
+        )
 
 
 if __name__ == "__main__":

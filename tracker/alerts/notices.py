@@ -2,11 +2,14 @@
 or on demand by an inspector; numbered per year; printable and downloadable as DOCX."""
 
 import io
+from dataclasses import dataclass
+from datetime import date, datetime
 
 from flask_babel import gettext as _
 from sqlalchemy import select
 
 from tracker.access import policy
+from tracker.alerts.bulk import insert_rows
 from tracker.alerts.models import LEVEL_LABELS, SupervisionNotice
 from tracker.audit import services as audit
 from tracker.core import calendar, clock, sequences
@@ -51,9 +54,58 @@ def _new_notice(
     return notice
 
 
-def issue_for_alerts(alerts, now) -> list:
-    """A notice for every new 督办 / 挂牌督办 escalation alert, once (the alert key is remembered).
-    Returns the new notices; the caller announces them."""
+@dataclass(slots=True)
+class IssuedNotice:
+    """A notice the scan has just written with a multi-row INSERT: its columns, and the problem, unit
+    and leader its text names (facts read once for the batch, not an ORM object per notice)."""
+
+    year: int
+    seq: int
+    problem_id: int
+    level: str
+    unit_id: int | None
+    leader_id: int | None
+    deadline: date | None
+    days_overdue: int
+    reply_by: date
+    issued_at: datetime
+    source_key: str
+    problem: object
+    unit: object
+    leader: object
+    note: str | None = None
+    issued_by_id: int | None = None
+
+    number = SupervisionNotice.number
+    level_label = SupervisionNotice.level_label
+
+    def row(self) -> tuple:
+        return tuple(getattr(self, name) for name in NOTICE_COLUMNS)
+
+
+NOTICE_COLUMNS = (
+    "year",
+    "seq",
+    "problem_id",
+    "level",
+    "unit_id",
+    "leader_id",
+    "deadline",
+    "days_overdue",
+    "reply_by",
+    "note",
+    "issued_at",
+    "issued_by_id",
+    "source_key",
+)
+
+
+def issue_for_alerts(alerts, now, audience=None) -> list:
+    """A notice for every new 督办 / 挂牌督办 escalation alert (anything with problem_id, kind, step
+    and days), once (the alert key is remembered), numbered from one block of the year's sequence and
+    written with multi-row INSERTs, their audit entries too. AUDIENCE (an alerts.services.Audience of
+    the alerts' problems) when the caller has read it already. Returns the new notices (IssuedNotice,
+    in the alerts' order); the caller announces them."""
     wanted = {
         f"{a.problem_id}:{a.step}": a
         for a in alerts
@@ -61,29 +113,56 @@ def issue_for_alerts(alerts, now) -> list:
     }
     if not wanted:
         return []
-    done = set(
-        db.session.scalars(select(SupervisionNotice.source_key).where(SupervisionNotice.source_key.in_(list(wanted))))
-    )
+    done = set()
+    for offset in range(0, len(wanted), 1000):
+        keys = list(wanted)[offset : offset + 1000]
+        done.update(
+            db.session.scalars(select(SupervisionNotice.source_key).where(SupervisionNotice.source_key.in_(keys)))
+        )
     todo = [(key, alert) for key, alert in wanted.items() if key not in done]
     if not todo:
         return []
     from tracker.alerts.scan import settings as alert_settings
+    from tracker.alerts.services import Audience
 
-    first = sequences.reserve("notice", now.astimezone(clock.timezone()).year, len(todo))
-    reply_by = calendar.add_workdays(now.astimezone(clock.timezone()).date(), alert_settings()["reply_days"])
-    issued = [
-        _new_notice(
-            alert.problem,
-            alert.step.split(":")[0],
-            days_overdue=alert.days or 0,
-            source_key=key,
-            when=now,
-            seq=first + offset,
-            reply_by=reply_by,
+    problems = (audience or Audience({alert.problem_id for _key, alert in todo})).problems
+    local = now.astimezone(clock.timezone()).date()
+    first = sequences.reserve("notice", local.year, len(todo))
+    reply_by = calendar.add_workdays(local, alert_settings()["reply_days"])
+    issued = []
+    for offset, (key, alert) in enumerate(todo):
+        problem = problems[alert.problem_id]
+        issued.append(
+            IssuedNotice(
+                year=local.year,
+                seq=first + offset,
+                problem_id=problem.id,
+                level=alert.step.split(":")[0],
+                unit_id=problem.unit_id,
+                leader_id=problem.leader.id if problem.leader else None,
+                deadline=problem.deadline,
+                days_overdue=alert.days or 0,
+                reply_by=reply_by,
+                issued_at=now,
+                source_key=key,
+                problem=problem,
+                unit=problem.unit,
+                leader=problem.leader,
+            )
         )
-        for offset, (key, alert) in enumerate(todo)
-    ]
-    db.session.flush()
+    insert_rows(SupervisionNotice.__table__, NOTICE_COLUMNS, [notice.row() for notice in issued])
+    audit.record_many(
+        None,
+        (
+            {
+                "action": "notice.issue",
+                "object_type": "problem",
+                "object_id": notice.problem.number,
+                "after": {"notice": notice.number, "level": notice.level, "days_overdue": notice.days_overdue},
+            }
+            for notice in issued
+        ),
+    )
     return issued
 
 

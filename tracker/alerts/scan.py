@@ -11,11 +11,10 @@ next one will not find again.
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import and_, select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy import and_, bindparam, select, update
 
+from tracker.alerts import bulk
 from tracker.core import calendar, clock
-from tracker.core.db import insert_ignoring_conflicts
 from tracker.extensions import db
 from tracker.ledger.models import UNACCEPTED_CLAUSE, WORKING_CLAUSE, Milestone, Problem, Status
 
@@ -150,22 +149,17 @@ def scan(now: datetime | None = None, *, notify=True) -> ScanReport:
         )
     report.resolved = len(stale)
     known = {(p, k, s) for _id, p, k, s in open_alerts}
-    fresh = [
-        dict(problem_id=p, kind=k, step=s, days=d, created_at=now)
-        for (p, k, s), d in found.items()
-        if (p, k, s) not in known
-    ]
-    new_ids = []
-    for offset in range(0, len(fresh), 2000):
-        stmt = insert_ignoring_conflicts(Alert, ["problem_id", "kind", "step"]).returning(Alert.id)
-        new_ids += db.session.scalars(stmt, fresh[offset : offset + 2000]).all()
-    new_alerts = []
-    for offset in range(0, len(new_ids), 1000):
-        chunk = new_ids[offset : offset + 1000]
-        new_alerts += db.session.scalars(
-            select(Alert).where(Alert.id.in_(chunk)).options(selectinload(Alert.problem))
-        ).all()
-    if len(new_ids) < len(fresh):
+    fresh = [(p, k, s, d) for (p, k, s), d in found.items() if (p, k, s) not in known]
+    new_alerts = bulk.insert_new(
+        Alert.__table__,
+        ("problem_id", "kind", "step", "days"),
+        fresh,
+        conflict=("problem_id", "kind", "step"),
+        returning=("id", "problem_id", "kind", "step", "days"),
+        constants={"created_at": now},
+    )
+    new_alerts.sort(key=lambda row: row.id)  # rows with id, problem_id, kind, step and days
+    if len(new_alerts) < len(fresh):
         _reopen_resolved(fresh, {(a.problem_id, a.kind, a.step) for a in new_alerts})
     for alert in new_alerts:
         report.new[alert.kind] = report.new.get(alert.kind, 0) + 1
@@ -173,13 +167,13 @@ def scan(now: datetime | None = None, *, notify=True) -> ScanReport:
         report.open[kind] = report.open.get(kind, 0) + 1
     if new_alerts:
         from tracker.alerts import notices as notice_services
+        from tracker.alerts import services as alerts
 
-        notices = notice_services.issue_for_alerts(new_alerts, now)
+        audience = alerts.Audience({a.problem_id for a in new_alerts})  # read once for notices and messages
+        notices = notice_services.issue_for_alerts(new_alerts, now, audience)
         report.notices = [n.number for n in notices]
         if notify:
-            from tracker.alerts import services as alerts
-
-            alerts.announce(new_alerts, notices)
+            alerts.announce(new_alerts, notices, audience)
     return report
 
 
@@ -189,24 +183,24 @@ def _reopen_resolved(fresh, inserted) -> None:
     announced the first time, so it is not announced again."""
     from tracker.alerts.models import Alert
 
-    again = {(row["problem_id"], row["kind"], row["step"]): row["days"] for row in fresh}
+    again = {(p, k, s): d for p, k, s, d in fresh}
     for key in inserted:
         again.pop(key, None)
     problem_ids = sorted({p for p, _k, _s in again})
+    table = Alert.__table__
+    reopen = []
     for offset in range(0, len(problem_ids), 1000):
         rows = db.session.execute(
-            select(Alert.id, Alert.problem_id, Alert.kind, Alert.step).where(
-                Alert.problem_id.in_(problem_ids[offset : offset + 1000]), Alert.resolved_at.is_not(None)
+            select(table.c.id, table.c.problem_id, table.c.kind, table.c.step).where(
+                table.c.problem_id.in_(problem_ids[offset : offset + 1000]), table.c.resolved_at.is_not(None)
             )
         ).all()
-        for alert_id, p, k, s in rows:
-            if (p, k, s) in again:
-                db.session.execute(
-                    update(Alert)
-                    .where(Alert.id == alert_id)
-                    .values(resolved_at=None, days=again[(p, k, s)])
-                    .execution_options(synchronize_session=False)
-                )
+        reopen += [{"alert_id": i, "days": again[(p, k, s)]} for i, p, k, s in rows if (p, k, s) in again]
+    for offset in range(0, len(reopen), 1000):
+        db.session.execute(
+            update(table).where(table.c.id == bindparam("alert_id")).values(resolved_at=None, days=bindparam("days")),
+            reopen[offset : offset + 1000],
+        )
 
 
 def not_accepted_condition(today: date):

@@ -9,6 +9,7 @@ import logging
 import smtplib
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from urllib.parse import urlparse
@@ -17,6 +18,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 
 from tracker.access.policy import Role
+from tracker.alerts.bulk import insert_rows
 from tracker.alerts.models import Delivery, DeliveryAttachment, DigestLog, Notification, Webhook
 from tracker.alerts.scan import alert_label
 from tracker.audit import services as audit
@@ -97,32 +99,129 @@ ALERT_TITLES = {
     "overdue": "{number} 已逾期 {days} 个工作日：{title}",
     "escalation": "{number} {level}：已逾期 {days} 个工作日",
 }
+CHUNK = 1000  # ids per IN (…) list, rows per multi-row INSERT
 
 
-def alert_title(alert) -> str:
-    problem = alert.problem
+def chunks(items, size=CHUNK):
+    items = list(items)
+    return (items[offset : offset + size] for offset in range(0, len(items), size))
+
+
+def alert_title(alert, problem=None) -> str:
+    """The message title of ALERT (anything with kind, step and days) about PROBLEM (default: the
+    alert's own problem)."""
+    problem = problem or alert.problem
     return ALERT_TITLES[alert.kind].format(
         number=problem.number, days=alert.days or 0, title=problem.title[:40], level=alert_label(alert.kind, alert.step)
     )
 
 
-class Audience:
-    """Who hears about a batch of problems, read with a handful of queries instead of a few per alert."""
+@dataclass(frozen=True, slots=True)
+class Person:
+    """What the fan-out needs of a user: whom to tell and at which address."""
 
-    def __init__(self, problems):
+    id: int
+    name: str
+    email: str | None
+    is_active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class UnitFacts:
+    id: int
+    name: str
+    parent_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ProblemFacts:
+    """The fields of a problem that messages and notices carry, with its unit and people: read with
+    one SELECT per kind of row for a whole batch, no ORM object per problem."""
+
+    id: int
+    number: str
+    title: str
+    tier: str | None
+    is_quick_fix: bool
+    status: str
+    deadline: object
+    unit_id: int | None
+    unit: UnitFacts | None
+    owner: Person | None
+    leader: Person | None
+    inspector: Person | None
+
+
+def _people(condition) -> list[tuple[Person, int | None]]:
+    rows = db.session.execute(
+        select(User.id, User.name, User.email, User.is_active, User.unit_id).where(condition).order_by(User.id)
+    )
+    return [(Person(*row[:4]), row.unit_id) for row in rows]
+
+
+def problem_facts(problem_ids, units=None) -> dict:
+    """{problem id: ProblemFacts} for PROBLEM_IDS: one SELECT of problems (per chunk), one of their
+    named people and, unless UNITS ({id: UnitFacts}) is given, one of the units."""
+    from tracker.ledger.models import Problem
+    from tracker.org.models import Unit
+
+    if units is None:
+        units = {row.id: UnitFacts(*row) for row in db.session.execute(select(Unit.id, Unit.name, Unit.parent_id))}
+    columns = (
+        Problem.id,
+        Problem.number,
+        Problem.title,
+        Problem.tier,
+        Problem.is_quick_fix,
+        Problem.status,
+        Problem.deadline,
+        Problem.unit_id,
+        Problem.owner_id,
+        Problem.leader_id,
+        Problem.inspector_id,
+    )
+    rows = []
+    for part in chunks(sorted(set(problem_ids))):
+        rows += db.session.execute(select(*columns).where(Problem.id.in_(part))).all()
+    named = {user_id for row in rows for user_id in row[-3:] if user_id is not None}
+    people = {}
+    for part in chunks(sorted(named)):
+        people.update((person.id, person) for person, _unit in _people(User.id.in_(part)))
+    return {
+        row.id: ProblemFacts(
+            *row[:8],
+            units.get(row.unit_id),
+            people.get(row.owner_id),
+            people.get(row.leader_id),
+            people.get(row.inspector_id),
+        )
+        for row in rows
+    }
+
+
+class Audience:
+    """Who hears about a batch of problems: the problems' facts, their units' people, the inspectors,
+    the unit tree and the webhooks, each read with one SELECT (per chunk) for the whole batch."""
+
+    def __init__(self, problem_ids):
         from tracker.org.models import Unit
 
-        unit_ids = {p.unit_id for p in problems if p.unit_id}
+        self.units = {row.id: UnitFacts(*row) for row in db.session.execute(select(Unit.id, Unit.name, Unit.parent_id))}
+        self.problems = problem_facts(problem_ids, self.units)
+        unit_ids = sorted({p.unit_id for p in self.problems.values() if p.unit_id})
         self.people = {}
-        for user in db.session.scalars(
-            select(User).where(User.unit_id.in_(unit_ids or [-1]), User.role == Role.UNIT, User.is_active.is_(True))
-        ):
-            self.people.setdefault(user.unit_id, []).append(user)
-        self.inspectors = list(
-            db.session.scalars(select(User).where(User.role == Role.INSPECTOR, User.is_active.is_(True)))
-        )
-        self.parents = dict(db.session.execute(select(Unit.id, Unit.parent_id)).all())
-        self.hooks = list(db.session.scalars(select(Webhook).where(Webhook.is_active.is_(True))))
+        for part in chunks(unit_ids):
+            for person, unit_id in _people(
+                User.unit_id.in_(part) & (User.role == Role.UNIT) & User.is_active.is_(True)
+            ):
+                self.people.setdefault(unit_id, []).append(person)
+        self.inspectors = [
+            person for person, _unit in _people((User.role == Role.INSPECTOR) & User.is_active.is_(True))
+        ]
+        self._hooks_of = {}
+        self.hooks = db.session.execute(
+            select(Webhook.id, Webhook.unit_id).where(Webhook.is_active.is_(True)).order_by(Webhook.id)
+        ).all()
 
     def unit_side(self, problem):
         return [problem.owner] if problem.owner else self.people.get(problem.unit_id, [])
@@ -131,14 +230,16 @@ class Audience:
         return [problem.inspector] if problem.inspector else self.inspectors
 
     def webhooks(self, unit_id):
-        chain, node = set(), unit_id
-        while node is not None and node not in chain:
-            chain.add(node)
-            node = self.parents.get(node)
-        return [h for h in self.hooks if h.unit_id is None or h.unit_id in chain]
+        """The active webhooks of UNIT_ID, its ancestors and global ones (worked out once per unit)."""
+        if unit_id not in self._hooks_of:
+            chain, node = set(), unit_id
+            while node is not None and node not in chain:
+                chain.add(node)
+                node = self.units[node].parent_id if node in self.units else None
+            self._hooks_of[unit_id] = [h for h in self.hooks if h.unit_id is None or h.unit_id in chain]
+        return self._hooks_of[unit_id]
 
-    def for_alert(self, alert):
-        problem = alert.problem
+    def for_alert(self, alert, problem):
         people = list(self.unit_side(problem)) if alert.kind != "not_accepted" else self.people.get(problem.unit_id, [])
         if alert.kind in ("not_accepted", "overdue", "escalation"):
             people += self.inspector_side(problem)
@@ -147,76 +248,53 @@ class Audience:
         return people
 
 
-def announce(alerts, notices=()) -> None:
-    """Inbox notifications, e-mails and webhook posts for new alerts and notices, written in bulk.
-    Only problem fields go out: never an intake record, so never a complainant."""
-    from sqlalchemy import insert
-    from sqlalchemy.orm import selectinload
-
+def announce(alerts, notices=(), audience=None) -> None:
+    """Inbox notifications, e-mails and webhook posts for new ALERTS (anything with problem_id, kind,
+    step and days) and NOTICES, written with multi-row INSERTs; AUDIENCE (an Audience of their
+    problems) when the caller has read it already. Only problem fields go out: never an intake
+    record, so never a complainant."""
     from tracker.alerts.notices import notice_text
-    from tracker.ledger.models import Problem
 
-    problem_ids = {a.problem_id for a in alerts} | {n.problem_id for n in notices}
-    problems = {
-        p.id: p
-        for p in db.session.scalars(
-            select(Problem)
-            .where(Problem.id.in_(problem_ids or [-1]))
-            .options(
-                selectinload(Problem.owner),
-                selectinload(Problem.leader),
-                selectinload(Problem.inspector),
-                selectinload(Problem.unit),
-            )
-        )
-    }
-    audience = Audience(problems.values())
+    if audience is None:
+        audience = Audience({a.problem_id for a in alerts} | {n.problem_id for n in notices})
+    problems = audience.problems
     now = clock.now()
-    inbox, outbox = [], []
+    inbox, outbox = [], []  # rows of INBOX_COLUMNS and OUTBOX_COLUMNS
 
     def send(users, kind, title, body, problem):
-        seen = set()
+        seen, subject = set(), title[:200]
         for user in users:
             if user is None or not user.is_active or user.id in seen:
                 continue
             seen.add(user.id)
-            inbox.append(
-                {
-                    "user_id": user.id,
-                    "kind": kind,
-                    "title": title[:200],
-                    "body": body,
-                    "problem_id": problem.id,
-                    "created_at": now,
-                }
-            )
+            inbox.append((user.id, kind, subject, body, problem.id))
             if user.email:
-                outbox.append({"channel": "email", "target": user.email, "subject": title[:200], "body": body})
-        for hook in audience.webhooks(problem.unit_id):
-            payload = json.dumps(
-                {"event": kind, "title": title, "text": body, "problem": problem.number}, ensure_ascii=False
-            )
-            outbox.append(
-                {"channel": "webhook", "target": f"webhook:{hook.id}", "subject": title[:200], "body": payload}
-            )
+                outbox.append(("email", user.email, subject, body))
+        hooks = audience.webhooks(problem.unit_id)
+        if hooks:
+            payload = _to_json({"event": kind, "title": title, "text": body, "problem": problem.number})
+            outbox.extend(("webhook", f"webhook:{hook.id}", subject, payload) for hook in hooks)
 
     summaries = {}
     for alert in alerts:
         problem = problems[alert.problem_id]
-        body = f"预警：{alert_label(alert.kind, alert.step)}\n" + summaries.setdefault(
-            problem.id, problem_summary(problem)
-        )
-        send(audience.for_alert(alert), f"alert.{alert.kind}", alert_title(alert), body, problem)
+        summary = summaries.get(problem.id)
+        if summary is None:
+            summary = summaries[problem.id] = problem_summary(problem)
+        body = f"预警：{alert_label(alert.kind, alert.step)}\n" + summary
+        send(audience.for_alert(alert, problem), f"alert.{alert.kind}", alert_title(alert, problem), body, problem)
     for notice in notices:
         problem = problems[notice.problem_id]
         title = f"{notice.number}：{notice.level_label} {problem.number} {problem.title[:40]}"
         send([*audience.unit_side(problem), problem.leader], "notice", title, notice_text(notice), problem)
-    for rows, model, extra in (
-        (inbox, Notification, {}),
-        (outbox, Delivery, {"status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now}),
-    ):
-        for offset in range(0, len(rows), 2000):
-            db.session.execute(insert(model), [{**row, **extra} for row in rows[offset : offset + 2000]])
+    insert_rows(Notification.__table__, INBOX_COLUMNS, inbox, {"created_at": now})
+    pending = {"status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now}
+    insert_rows(Delivery.__table__, OUTBOX_COLUMNS, outbox, pending)
+
+
+_to_json = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(…, ensure_ascii=False), built once
+INBOX_COLUMNS = ("user_id", "kind", "title", "body", "problem_id")
+OUTBOX_COLUMNS = ("channel", "target", "subject", "body")
 
 
 def problem_summary(problem) -> str:
