@@ -1,5 +1,5 @@
 """Reading uploaded tables: type sniffing, encoding detection (UTF-8 with or without BOM, GBK/GB18030),
-streaming rows from CSV and from XLSX (python-calamine)."""
+streaming rows from CSV, from XLSX (tracker.excel.xlsx_reader) and from old .xls (python-calamine)."""
 
 import codecs
 import csv
@@ -93,8 +93,9 @@ def _clean_header(value) -> str:
     return str(value if value is not None else "").strip().lstrip("\ufeff")
 
 
-def open_table(path: Path) -> Table:
-    """Open PATH and read its header row. Rows stream; nothing but the header is read here."""
+def open_table(path: Path, sheet: str | None = None) -> Table:
+    """Open PATH and read its header row. Rows stream; nothing but the header is read here (an .xlsx
+    with tracker.excel.xlsx_reader: the first sheet, or the one named SHEET)."""
     path = Path(path)
     kind = sniff(path)
     if kind == "csv":
@@ -119,7 +120,9 @@ def open_table(path: Path) -> Table:
                 ) from None
 
         return Table("csv", headers, rows(), lambda: _count_csv_rows(path, encoding), encoding, closer=fh.close)
-    from python_calamine import CalamineWorkbook
+    if kind == "xlsx":
+        return _open_xlsx(path, sheet)
+    from python_calamine import CalamineWorkbook  # the old binary .xls
 
     try:
         workbook = CalamineWorkbook.from_path(str(path))
@@ -134,6 +137,57 @@ def open_table(path: Path) -> Table:
         headers.pop()
     height = max(0, sheet.total_height - 1)
     return Table("xlsx", headers, iterator, lambda: height, closer=getattr(workbook, "close", None))
+
+
+def _xlsx_message(error) -> str:
+    """What the importer tells about an .xlsx that cannot be read (an XlsxError)."""
+    if error.reason == "encrypted":
+        return _("该 Excel 文件设置了打开密码，请取消密码、另存后重新上传。")
+    if error.reason == "no_sheet":
+        return _("Excel 文件中没有可读取的工作表。")
+    if error.reason == "no_such_sheet":
+        return _("Excel 文件中没有指定的工作表。")
+    return _("无法读取 Excel 文件：文件已损坏或不是有效的 .xlsx 文件，请用 Excel 打开并另存为 .xlsx 后重新上传。")
+
+
+def _open_xlsx(path: Path, sheet: str | None) -> Table:
+    """An .xlsx sheet streamed row by row (memory flat whatever its size); the header is the first row
+    that holds anything. The row count comes from the sheet's dimension, without reading its rows."""
+    from tracker.excel.xlsx_reader import XlsxError, XlsxReader
+
+    try:
+        reader = XlsxReader(path, sheet)
+    except XlsxError as error:
+        raise ValidationFailed(_xlsx_message(error)) from None
+    iterator = reader.rows()
+    try:
+        headers = [_clean_header(h) for h in next(iterator)]
+    except StopIteration:
+        reader.close()
+        raise ValidationFailed(_("工作表是空的。")) from None
+    except XlsxError as error:
+        reader.close()
+        raise ValidationFailed(_xlsx_message(error)) from None
+    while headers and not headers[-1]:
+        headers.pop()
+
+    def rows():
+        try:
+            yield from iterator
+        except XlsxError as error:
+            raise ValidationFailed(_xlsx_message(error)) from None
+
+    def count() -> int:
+        try:
+            return max(0, reader.count_rows() - 1)
+        except XlsxError:
+            return 0  # the import itself reports what is wrong with the file
+
+    def close():
+        iterator.close()
+        reader.close()
+
+    return Table("xlsx", headers, rows(), count, closer=close)
 
 
 def rows_as_text_csv(rows, headers) -> bytes:

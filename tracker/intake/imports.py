@@ -6,22 +6,21 @@ other requests and a crash loses at most one chunk (re-running the batch finishe
 imported by this batch count as created, not as duplicates).
 """
 
+import contextlib
 import hashlib
 import logging
-import secrets
-import shutil
 import threading
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, time, timedelta
 from pathlib import Path
 
-from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import and_, delete, insert, or_, select, tuple_, update
 
 from tracker.audit import services as audit
-from tracker.core import clock
+from tracker.core import clock, storage
 from tracker.core.errors import ValidationFailed
 from tracker.core.sanitize import plain_text
 from tracker.excel.services import open_table
@@ -200,13 +199,16 @@ def set_value_maps(defaults: dict, channel_map: dict, unit_map: dict) -> dict:
 
 
 UNMATCHED_SHOWN = 50
+PREVIEW_SCAN_ROWS = 10_000  # data rows the mapping page reads for the channel and unit values
 
 
 @dataclass
 class Preview:
     """What the mapping page shows before an import: the first rows as they would be imported (each
-    with its errors), the number of data rows, and the channel and unit values of the file that no
-    channel or unit name (or alias) matches, with how many rows carry each, most frequent first."""
+    with its errors), the number of data rows, and the channel and unit values that no channel or unit
+    name (or alias) matches, with how many rows carry each, most frequent first: of the whole file, or
+    of its first `scanned_rows` data rows when it is longer (`complete` False; `data_rows` is then the
+    table's count, an XLSX sheet's height)."""
 
     rows: list[dict]
     data_rows: int
@@ -214,22 +216,30 @@ class Preview:
     units: list[tuple[str, int, str | None]]  # (value in the file, rows, unit code it is mapped to)
     more_channels: int = 0
     more_units: int = 0
+    scanned_rows: int = 0
+    complete: bool = True
 
 
-def preview(path: Path, mapping: dict, defaults: dict, limit=5) -> Preview:
-    """Read the whole file once, as the import would (blank rows skipped; a line break inside a quoted
-    cell is part of the cell), and tell what it holds; see `Preview`."""
+def preview(path: Path, mapping: dict, defaults: dict, limit=5, scan=None) -> Preview:
+    """Read the first rows as the import would (blank rows skipped; a line break inside a quoted cell
+    is part of the cell), at most SCAN (PREVIEW_SCAN_ROWS) data rows, never the whole of a big file,
+    and tell what they hold; see `Preview`."""
+    scan = PREVIEW_SCAN_ROWS if scan is None else scan
     validator = services.Validator.load(defaults)
     shown, data_rows = [], 0
     channel_counts, unit_counts = Counter(), Counter()
+    complete = True
     with open_table(path) as table:
         index = {h: i for i, h in enumerate(table.headers)}
         channel_at = index.get(mapping.get("channel"))
         unit_at = index.get(mapping.get("unit_code"))
         default_channel = defaults.get("channel") or ""
         for row in table.rows:
-            if not any(c not in (None, "") and str(c).strip() for c in row):
+            if not _has_data(row):
                 continue
+            if data_rows >= scan:
+                complete = False
+                break
             data_rows += 1
             width = len(row)
             channel = _cell(row, channel_at, width) or default_channel
@@ -245,6 +255,9 @@ def preview(path: Path, mapping: dict, defaults: dict, limit=5) -> Preview:
             clean["complainant_name"] = services.crypto.mask_name(clean.get("complainant_name"))
             clean["complainant_phone"] = services.crypto.mask_phone(clean.get("complainant_phone"))
             shown.append({"values": clean, "errors": errors})
+        scanned = data_rows
+        if not complete:
+            data_rows = max(table.estimated_rows, scanned + 1)
     channel_map, unit_map = defaults.get("channel_map") or {}, defaults.get("unit_map") or {}
     channels = [
         (value, count, validator.channel_for(value) if services.mapped_value(channel_map, value) else None)
@@ -263,6 +276,8 @@ def preview(path: Path, mapping: dict, defaults: dict, limit=5) -> Preview:
         units[:UNMATCHED_SHOWN],
         max(0, len(channels) - UNMATCHED_SHOWN),
         max(0, len(units) - UNMATCHED_SHOWN),
+        scanned,
+        complete,
     )
 
 
@@ -278,38 +293,61 @@ def _cell(row, at, width) -> str:
 # ---- batches -------------------------------------------------------------------------------------
 
 
-def storage_dir() -> Path:
-    folder = Path(current_app.config["STORAGE_DIR"]) / "imports"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+IMPORT_FOLDER = "imports"  # in the file storage (tracker.core.storage)
 
 
-def stage_upload(stream, filename: str) -> Path:
-    """Store an uploaded file under a random name outside the web root; refuses an empty file."""
-    target = storage_dir() / f"{secrets.token_hex(16)}.upload"
-    with open(target, "wb") as out:
-        shutil.copyfileobj(stream, out, 1 << 20)
-    if target.stat().st_size == 0:
-        target.unlink()
-        raise ValidationFailed(_("文件是空的。"))
-    return target
+def stage_upload(stream, filename: str) -> str:
+    """Store an uploaded file under a random name in the file storage; its key. Refuses an empty file."""
+
+    def check(saved):
+        if saved.size == 0:
+            raise ValidationFailed(_("文件是空的。"))
+
+    return storage.get().save(stream, IMPORT_FOLDER, suffix=".upload", check=check).key
 
 
-def stage_batch(path: Path, filename: str, *, actor) -> ImportBatch:
+@contextlib.contextmanager
+def source_file(source):
+    """A real path with the content of SOURCE: a Path (a local file, as the CLI gives), or what
+    ImportBatch.stored_path holds: a key in the file storage (`imports/<name>`), or (rows from
+    before the storage backends) a file path, read where it is; one that is gone there is looked up
+    in the storage's imports/ folder by its name, as after copying STORAGE_DIR into a bucket."""
+    if isinstance(source, Path):
+        yield source
+        return
+    folder, _slash, name = source.partition("/")
+    if folder != IMPORT_FOLDER or "/" in name:  # a path from before
+        path = Path(source)
+        if path.exists() or path.parent.name != IMPORT_FOLDER:
+            yield path
+            return
+        source = storage.key(IMPORT_FOLDER, path.name)
+    with storage.get().local_path(source) as local:
+        yield local
+
+
+def batch_file(batch: ImportBatch):
+    """A context manager giving a real path with BATCH's file (see source_file)."""
+    return source_file(batch.stored_path)
+
+
+def stage_batch(source, filename: str, *, actor) -> ImportBatch:
     """Register an uploaded file (status `staged`) after checking that it is a readable table.
+    SOURCE is a storage key (stage_upload) or a local Path (kept there, as the CLI does).
     Raises ValidationFailed for an empty file, a non-spreadsheet or an unreadable encoding."""
-    with open_table(path) as table:
-        headers = table.headers
-        estimated = table.estimated_rows
-    if not any(headers):
-        raise ValidationFailed(_("第一行应为列标题，但它是空的。"))
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
+    with source_file(source) as path:
+        with open_table(path) as table:
+            headers = table.headers
+            estimated = table.estimated_rows
+        if not any(headers):
+            raise ValidationFailed(_("第一行应为列标题，但它是空的。"))
+        digest = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
     batch = ImportBatch(
         filename=Path(filename).name[:255] or "upload",
-        stored_path=str(path),
+        stored_path=str(source),
         file_sha256=digest.hexdigest(),
         status="staged",
         total_rows=estimated,
@@ -321,7 +359,7 @@ def stage_batch(path: Path, filename: str, *, actor) -> ImportBatch:
 
 
 def headers_of(batch: ImportBatch) -> list[str]:
-    with open_table(Path(batch.stored_path)) as table:
+    with batch_file(batch) as path, open_table(path) as table:
         return table.headers
 
 
@@ -400,43 +438,127 @@ def run_batch(batch_id: int) -> ImportBatch:
 
 
 def _import(batch: ImportBatch) -> None:
-    with open_table(Path(batch.stored_path)) as table:
+    with batch_file(batch) as path, open_table(path) as table:
         _import_table(batch, table)
 
 
+def _has_data(row) -> bool:
+    """Whether ROW holds anything but empty or blank cells (blank rows are skipped, not counted)."""
+    for cell in row:
+        if cell is None:
+            continue
+        if cell.__class__ is not str or cell.strip():
+            return True
+    return False
+
+
 def _import_table(batch: ImportBatch, table) -> None:
+    """Import TABLE's rows chunk by chunk. While one chunk is inserted (the database's work: SQLite
+    and the PostgreSQL driver let other threads run meanwhile), the next one is read, validated and
+    encrypted: the insert runs on a worker thread, on the session's own connection, which this thread
+    leaves alone until the insert is over; then the chunk is counted and committed here, in order."""
     mapping = validate_mapping(batch.mapping or {}, table.headers, batch.defaults or {})
     index = {h: i for i, h in enumerate(table.headers)}
     columns = [(name, index[header]) for name, header in mapping.items()]
     identity_headers = {mapping[f] for f in services.COMPLAINANT_FIELDS if f in mapping}
+    # The source row as kept on the record: every named column, the complainant's identity masked.
+    source_columns = [(i, h, h in identity_headers) for i, h in enumerate(table.headers) if h]
     validator = services.Validator.load(batch.defaults or {})
-    chunk = []
-    row_number = 1  # the header is row 1, as a spreadsheet shows it
-    for row in table.rows:
-        row_number += 1
-        if not any(c not in (None, "") and str(c).strip() for c in row):
-            continue
-        chunk.append((row_number, row))
-        if len(chunk) >= CHUNK_SIZE:
-            _import_chunk(batch, chunk, columns, table.headers, identity_headers, validator)
-            chunk = []
-    if chunk:
-        _import_chunk(batch, chunk, columns, table.headers, identity_headers, validator)
+    # Read once: after a commit the batch's attributes expire, and loading them again would use the
+    # connection while the worker inserts.
+    ids = (batch.id, batch.created_by_id)
+    insert_rows = _inserter()
+    worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-insert") if _can_overlap() else None
+    pending = None  # (prepared chunk, its insert: a Future, or the pairs inserted)
+
+    def finish():
+        nonlocal pending
+        prepared, insertion = pending
+        pending = None
+        _finish_chunk(batch, prepared, insertion.result() if worker else insertion)
+
+    def flush(chunk):
+        nonlocal pending
+        prepared = _prepare_chunk(ids, chunk, columns, source_columns, validator)
+        if pending is not None:
+            finish()
+        connection = db.session.connection()
+        if worker is None:
+            pending = (prepared, insert_rows(connection, prepared.values))
+        else:
+            pending = (prepared, worker.submit(insert_rows, connection, prepared.values))
+
+    try:
+        chunk = []
+        row_number = 1  # the header is row 1, as a spreadsheet shows it
+        for row in table.rows:
+            row_number += 1
+            if not _has_data(row):
+                continue
+            chunk.append((row_number, row))
+            if len(chunk) >= CHUNK_SIZE:
+                flush(chunk)
+                chunk = []
+        if chunk:
+            flush(chunk)
+        if pending is not None:
+            finish()
+    except BaseException:
+        # The chunk being inserted is finished and committed, as it would have been before reading on:
+        # a failure (a broken file further down) loses at most the chunk it happened in.
+        if pending is not None:
+            try:
+                finish()
+            except Exception:
+                log.exception("import batch %s: the last chunk before a failure was not saved", ids[0])
+        raise
+    finally:
+        if worker is not None:
+            worker.shutdown(wait=True)
     batch.total_rows = batch.done_rows
 
 
-def _import_chunk(batch, chunk, columns, headers, identity_headers, validator) -> None:
+def _source_row(row, width, source_columns) -> dict:
+    """What services.protected_source_row keeps of ROW, built for speed (this runs for every row)."""
+    source = {}
+    for i, header, hidden in source_columns:
+        if hidden:
+            source[header] = "***"
+            continue
+        value = row[i] if i < width else None
+        if value is not None and value.__class__ is not str and isinstance(value, date | time):  # datetime too
+            value = value.isoformat()
+        source[header] = value
+    return source
+
+
+@dataclass
+class _Chunk:
+    """A chunk read and validated, ready to insert."""
+
+    rows: int  # data rows in the chunk
+    errors: list[dict]  # ImportRowError rows
+    keys: list[tuple[str, str]]  # (channel, external_id) of the rows to insert
+    values: list[list]  # their INSERT_COLUMNS values
+    duplicates: int  # rows whose key an earlier row of the chunk has
+
+
+def _prepare_chunk(ids, chunk, columns, source_columns, validator) -> _Chunk:
+    """Validate CHUNK's rows and build the values of the good ones (no database access: the previous
+    chunk may be being inserted meanwhile)."""
+    batch_id, actor_id = ids
     errors, candidates = [], {}
     duplicates = 0
+    validate = validator.validate
     for row_number, row in chunk:
         width = len(row)
         raw = {name: (row[i] if i < width else None) for name, i in columns}
-        clean, problems = validator.validate(raw)
+        clean, problems = validate(raw)
         if problems:
             for name, message in problems.items():
                 errors.append(
                     {
-                        "batch_id": batch.id,
+                        "batch_id": batch_id,
                         "row_number": row_number,
                         "column": services.FIELD_LABELS.get(name, name),
                         "reason": message[:500],
@@ -447,36 +569,35 @@ def _import_chunk(batch, chunk, columns, headers, identity_headers, validator) -
         if key in candidates:
             duplicates += 1  # the same id twice in one file
             continue
-        source = services.protected_source_row(
-            {h: (row[i] if i < width else None) for i, h in enumerate(headers) if h}, identity_headers
-        )
-        candidates[key] = (clean, source)
-    created = 0
-    if candidates:
-        values = [
-            services.record_values(clean, source_row=source, batch_id=batch.id, actor_id=batch.created_by_id)
-            for clean, source in candidates.values()
-        ]
-        inserted = _insert_new(values)
-        created = len(inserted)
-        # What was not inserted already existed: imported by this batch before an interruption (counts
-        # as created), or a real duplicate. Usually nothing is left to look up.
-        missing = [key for key in candidates if key not in inserted]
-        for offset in range(0, len(missing), 500):
-            part = missing[offset : offset + 500]
-            owners = db.session.execute(
-                select(IntakeRecord.import_batch_id).where(
-                    tuple_(IntakeRecord.channel, IntakeRecord.external_id).in_(part)
-                )
-            ).scalars()
-            for owner in owners:
-                if owner == batch.id:
-                    created += 1
-                else:
-                    duplicates += 1
+        candidates[key] = (clean, _source_row(row, width, source_columns))
+    record_values = services.record_values
+    values = []
+    for clean, source in candidates.values():
+        record = record_values(clean, source_row=source, batch_id=batch_id, actor_id=actor_id)
+        values.append([record.get(name) for name in INSERT_COLUMNS])
+    return _Chunk(len(chunk), errors, list(candidates), values, duplicates)
+
+
+def _finish_chunk(batch, prepared: _Chunk, inserted: set[tuple[str, str]]) -> None:
+    """Count an inserted chunk on its batch, store its row errors, commit."""
+    created, duplicates = len(inserted), prepared.duplicates
+    # What was not inserted already existed: imported by this batch before an interruption (counts
+    # as created), or a real duplicate. Usually nothing is left to look up.
+    missing = [key for key in prepared.keys if key not in inserted]
+    for offset in range(0, len(missing), 500):
+        part = missing[offset : offset + 500]
+        owners = db.session.execute(
+            select(IntakeRecord.import_batch_id).where(tuple_(IntakeRecord.channel, IntakeRecord.external_id).in_(part))
+        ).scalars()
+        for owner in owners:
+            if owner == batch.id:
+                created += 1
+            else:
+                duplicates += 1
+    errors = prepared.errors
     if errors:
         db.session.execute(insert(ImportRowError), errors)
-    batch.done_rows += len(chunk)
+    batch.done_rows += prepared.rows
     batch.created_count += created
     batch.duplicate_count += duplicates
     batch.rejected_count += len({e["row_number"] for e in errors})
@@ -486,46 +607,83 @@ def _import_chunk(batch, chunk, columns, headers, identity_headers, validator) -
     db.session.commit()
 
 
+def _can_overlap() -> bool:
+    """Whether inserts may run on a worker thread: not on an in-memory SQLite database, whose
+    connection belongs to the thread that made it."""
+    url = db.session.get_bind().url
+    return url.get_backend_name() != "sqlite" or (url.database or ":memory:") != ":memory:"
+
+
 INSERT_COLUMNS = [c.name for c in IntakeRecord.__table__.columns if c.name != "id"]
+SQLITE_VARIABLES = 32766  # SQLite's limit of parameters in one statement (since 3.32)
 
 
-def _insert_new(values: list[dict]) -> set[tuple[str, str]]:
-    """Insert VALUES, skipping (channel, external_id) pairs that exist; returns the pairs inserted.
+def _inserter():
+    """A function (connection, rows) inserting ROWS (lists of INSERT_COLUMNS values, as the model takes
+    them) that skips the (channel, external_id) pairs that exist, returning the pairs inserted. It may
+    run on another thread: it uses CONNECTION only, never the session.
     PostgreSQL: COPY into a temporary table, then one INSERT … SELECT … ON CONFLICT DO NOTHING.
-    SQLite: one multi-row INSERT … ON CONFLICT DO NOTHING through the table (every key present)."""
+    SQLite: multi-row INSERT … ON CONFLICT DO NOTHING RETURNING, straight to the driver, the values
+    converted by the columns' own types (as SQLAlchemy would store them) but without its per-row
+    statement machinery, which cost more than the insert itself."""
     if db.session.get_bind().dialect.name == "postgresql":
-        return _insert_new_postgresql(values)
-    rows = [{name: row.get(name) for name in INSERT_COLUMNS} for row in values]
+        return _insert_new_postgresql
+    dialect = db.session.get_bind().dialect
     table = IntakeRecord.__table__
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+    converters = [
+        (at, processor)
+        for at, name in enumerate(INSERT_COLUMNS)
+        if (processor := table.c[name].type.bind_processor(dialect)) is not None
+    ]
+    per_statement = max(1, SQLITE_VARIABLES // len(INSERT_COLUMNS))
+    one_row = "(" + ", ".join("?" * len(INSERT_COLUMNS)) + ")"
+    statements = {}
 
-    stmt = (
-        sqlite_insert(table)
-        .on_conflict_do_nothing(index_elements=["channel", "external_id"])
-        .returning(table.c.channel, table.c.external_id)
-    )
-    return {tuple(r) for r in db.session.execute(stmt, rows).all()}
+    def statement(count: int) -> str:
+        if count not in statements:
+            statements[count] = (
+                f"INSERT INTO {table.name} ({', '.join(INSERT_COLUMNS)}) VALUES "
+                + ", ".join([one_row] * count)
+                + " ON CONFLICT (channel, external_id) DO NOTHING RETURNING channel, external_id"
+            )
+        return statements[count]
+
+    def insert_rows(connection, rows: list[list]) -> set[tuple[str, str]]:
+        inserted = set()
+        for offset in range(0, len(rows), per_statement):
+            part = rows[offset : offset + per_statement]
+            flat = []
+            for values in part:
+                for at, processor in converters:
+                    value = values[at]
+                    if value is not None:  # NULL stays NULL whatever the type
+                        values[at] = processor(value)
+                flat.extend(values)
+            result = connection.exec_driver_sql(statement(len(part)), tuple(flat))
+            inserted.update(tuple(r) for r in result.fetchall())
+        return inserted
+
+    return insert_rows
 
 
-def _insert_new_postgresql(values: list[dict]) -> set[tuple[str, str]]:
+def _insert_new_postgresql(connection, rows: list[list]) -> set[tuple[str, str]]:
     from psycopg.types.json import Jsonb
 
     columns = ", ".join(INSERT_COLUMNS)
-    json_columns = {"source_row"}
-    cursor = db.session.connection().connection.driver_connection.cursor()
+    json_at = [at for at, name in enumerate(INSERT_COLUMNS) if name == "source_row"]
+    cursor = connection.connection.driver_connection.cursor()
     try:
         # Columns only: no defaults or constraints that would tie the temporary table to intake_records.
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS intake_import_stage AS SELECT {columns} FROM intake_records WITH NO DATA"
         )
         with cursor.copy(f"COPY intake_import_stage ({columns}) FROM STDIN") as copy:
-            for row in values:
-                copy.write_row(
-                    [
-                        Jsonb(row[name]) if name in json_columns and row.get(name) is not None else row.get(name)
-                        for name in INSERT_COLUMNS
-                    ]
-                )
+            write_row = copy.write_row
+            for values in rows:
+                for at in json_at:
+                    if values[at] is not None:
+                        values[at] = Jsonb(values[at])
+                write_row(values)
         cursor.execute(
             f"INSERT INTO intake_records ({columns}) SELECT {columns} FROM intake_import_stage "
             "ON CONFLICT (channel, external_id) DO NOTHING RETURNING channel, external_id"
