@@ -260,7 +260,8 @@ def seed_problems(
     days: int = 365,
 ) -> dict:
     """Generate COUNT problems (and RECORDS_PER_PROBLEM intake records each) across the existing units,
-    for trying the ledger at scale and for the benchmarks. Inserted in batches with Core statements.
+    for the small demo's history (seed_history); at scale (`demo seed --problems N`, the benchmarks)
+    tracker.demo.generator.fill is used instead. Inserted in batches with Core statements.
     Generated records share one encrypted query PIN (demo data, not for real complainants).
 
     Shapes: closed problems were signed off over the last DAYS days, after a rectification of one day to
