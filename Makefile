@@ -12,7 +12,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 VENDOR := tracker/static/vendor
 
-.PHONY: run test lint test-sqlite test-pg test-browser deps assets translations extract system-deps pg-up migrate seed clean
+.PHONY: run test lint test-sqlite test-pg test-browser e2e-cluster redis-up bench deps assets translations extract system-deps pg-up migrate seed clean
 
 # ---- set-up ------------------------------------------------------------------------------------
 
@@ -62,7 +62,7 @@ run: deps assets translations migrate
 
 # ---- make test: lint, pytest on SQLite, pytest on PostgreSQL, browser tests in Chromium --------
 
-test: deps assets translations system-deps lint test-sqlite test-pg test-browser
+test: deps assets translations system-deps lint test-sqlite test-pg test-browser e2e-cluster
 
 lint: deps
 	$(BIN)/ruff check .
@@ -72,7 +72,7 @@ lint: deps
 PYTEST_PARALLEL ?= -n 2
 
 test-sqlite: deps translations
-	$(BIN)/pytest -m "not browser" -q $(PYTEST_PARALLEL)
+	$(BIN)/pytest -m "not browser and not cluster" -q $(PYTEST_PARALLEL)
 
 pg-up:
 	@pg_isready -q -h $(PG_HOST) -p $(PG_PORT) || { \
@@ -86,7 +86,7 @@ test-pg: deps translations pg-up
 	@db=tracker_test_$$$$; \
 	  psql -q -h $(PG_HOST) -p $(PG_PORT) -U $(PG_USER) -d postgres -c "CREATE DATABASE $$db"; \
 	  trap 'psql -q -h $(PG_HOST) -p $(PG_PORT) -U $(PG_USER) -d postgres -c "DROP DATABASE IF EXISTS $$db WITH (FORCE)"' EXIT; \
-	  TEST_DATABASE_URL=postgresql+psycopg://$(PG_USER)@$(PG_HOST):$(PG_PORT)/$$db $(BIN)/pytest -m "not browser" -q $(PYTEST_PARALLEL)
+	  TEST_DATABASE_URL=postgresql+psycopg://$(PG_USER)@$(PG_HOST):$(PG_PORT)/$$db $(BIN)/pytest -m "not browser and not cluster" -q $(PYTEST_PARALLEL)
 
 system-deps:
 	@missing=""; \
@@ -100,6 +100,15 @@ system-deps:
 
 test-browser: deps assets translations system-deps
 	$(BIN)/pytest -m browser -q
+
+# Two gunicorn servers and two schedulers on one PostgreSQL database, driven over HTTP (tests/cluster).
+redis-up:
+	@python3 -c "import socket; socket.create_connection(('127.0.0.1', 6379), 2)" 2>/dev/null || { \
+	  if command -v redis-server >/dev/null; then redis-server --daemonize yes --save "" --bind 127.0.0.1 >/dev/null; sleep 1; fi; }
+	@python3 -c "import socket; socket.create_connection(('127.0.0.1', 6379), 2)" 2>/dev/null || { echo "Redis is not reachable on 127.0.0.1:6379: install and start it (apt-get install redis-server)."; exit 1; }
+
+e2e-cluster: deps translations pg-up redis-up
+	CLUSTER_DATABASE_URL=postgresql+psycopg://$(PG_USER)@$(PG_HOST):$(PG_PORT)/postgres $(BIN)/pytest -m cluster -q tests/cluster
 
 clean:
 	rm -rf $(VENV) node_modules $(VENDOR) test-output .pytest_cache .ruff_cache

@@ -26,7 +26,17 @@ def _env_int(name, default):
 class Config:
     SECRET_KEY = _env("SECRET_KEY", "dev-insecure-key")  # production refuses this default
     SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", f"sqlite:///{BASE_DIR / 'instance' / 'tracker.db'}")
+    # Connection pool per process (PostgreSQL): each gunicorn worker keeps DB_POOL_SIZE connections,
+    # DB_MAX_OVERFLOW more at peaks; servers x workers x (size + overflow) + schedulers must stay
+    # below PostgreSQL's max_connections (docs/deployment.md). Ignored by SQLite.
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    if _env("DATABASE_URL", "").startswith("postgresql"):
+        SQLALCHEMY_ENGINE_OPTIONS |= {
+            "pool_size": _env_int("DB_POOL_SIZE", 5),
+            "max_overflow": _env_int("DB_MAX_OVERFLOW", 5),
+            "pool_recycle": _env_int("DB_POOL_RECYCLE_SECONDS", 1800),
+            "pool_timeout": _env_int("DB_POOL_TIMEOUT_SECONDS", 10),
+        }
     TIMEZONE = _env("TIMEZONE", "Asia/Shanghai")
     TRACKER_NOW = _env("TRACKER_NOW")
     BABEL_DEFAULT_LOCALE = _env("BABEL_DEFAULT_LOCALE", "zh")
@@ -47,6 +57,20 @@ class Config:
     PAGE_SIZE = _env_int("PAGE_SIZE", 50)
     # Uploaded files (imports, evidence) live here, outside the web root, under random names.
     STORAGE_DIR = _env("STORAGE_DIR", str(BASE_DIR / "instance" / "storage"))
+    # Where uploaded files are kept (tracker/core/storage.py): "dir" = under STORAGE_DIR (with several
+    # app servers, a disk they all mount there), "s3" = a bucket of S3-compatible object storage.
+    STORAGE_BACKEND = _env("STORAGE_BACKEND", "dir")
+    # For "s3": the bucket (it must exist), the service's address (empty = AWS itself; e.g.
+    # http://127.0.0.1:9000 for MinIO), its region, and a prefix put before every key (e.g.
+    # "tracker/"). Credentials come from the standard AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
+    # (/ AWS_SESSION_TOKEN, AWS_PROFILE) environment variables, never from this file.
+    S3_BUCKET = _env("S3_BUCKET", "")
+    S3_ENDPOINT_URL = _env("S3_ENDPOINT_URL", "")
+    S3_REGION = _env("S3_REGION", "")
+    S3_PREFIX = _env("S3_PREFIX", "")
+    # "auto", "path" (bucket in the path, e.g. MinIO) or "virtual" (bucket in the host name, which
+    # some providers require).
+    S3_ADDRESSING_STYLE = _env("S3_ADDRESSING_STYLE", "auto")
     # Comma-separated Fernet keys for complainant identity; the first encrypts, all decrypt (rotation).
     FIELD_ENCRYPTION_KEYS = _env("FIELD_ENCRYPTION_KEYS", "")
     # Outgoing e-mail (admins can override these on the alert settings page).
@@ -63,9 +87,13 @@ class Config:
     # A leader with no units in charge sees nothing unless this is on (then leaders see all units).
     LEADERS_SEE_ALL = _env_bool("LEADERS_SEE_ALL", False)
     # Flask-Limiter: where the per-address counters live ("memory://" for one process; a Redis URL,
-    # e.g. redis://127.0.0.1:6379/0, so that several app servers share them).
+    # e.g. redis://127.0.0.1:6379/0, so that several app servers share them: needs the redis package,
+    # which requirements.txt installs).
     RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True
+    # Proxies in front of the app that set X-Forwarded-For/-Proto/-Host (1 behind one nginx; 0 when
+    # the app is reached directly: then such headers are ignored, as anyone could send them).
+    PROXY_HOPS = _env_int("PROXY_HOPS", 0)
     # The public lookup (/track): tries per address.
     PUBLIC_LOOKUP_LIMIT = _env("PUBLIC_LOOKUP_LIMIT", "10 per minute;60 per hour")
 

@@ -3,6 +3,7 @@
 import logging
 from logging.config import fileConfig
 
+import sqlalchemy as sa
 from alembic import context
 from flask import current_app
 
@@ -33,6 +34,10 @@ def run_migrations_online():
         conf_args.setdefault("compare_type", True)
         context.configure(connection=connection, target_metadata=db.metadata, **conf_args)
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # App servers that start together run `flask db upgrade` at once: one migrates, the
+                # others wait here (the lock ends with the transaction) and then find nothing to do.
+                connection.execute(sa.text("SELECT pg_advisory_xact_lock(7312026)"))
             context.run_migrations()
 
 

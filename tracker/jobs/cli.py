@@ -61,8 +61,10 @@ def scheduler_command(list_only, once):
     from tracker.core import clock
 
     soon = clock.now() + timedelta(seconds=5)
-    for job in registry:
-        first = {"next_run_time": soon} if job.trigger == "interval" else {}  # scan at start, not in 15 minutes
+    for position, job in enumerate(registry):
+        # the interval jobs run at start (not in 15 minutes), in the registry's order a few seconds
+        # apart: the scan first, then the delivery of what it raised
+        first = {"next_run_time": soon + timedelta(seconds=5 * position)} if job.trigger == "interval" else {}
         scheduler.add_job(
             run_job,
             job.trigger,
