@@ -14,14 +14,13 @@ from tests.core.conftest import new_bucket, objects
 from tests.intake.helpers import csv_bytes, row
 from tests.intake.test_upload_pages import upload, wait_done
 from tests.oversight import test_pages as inspection_pages
-from tracker.auth.models import User
+from tests.workflow.test_evidence_names import working  # noqa: F401 - the fixture
 from tracker.core import clock, storage
 from tracker.extensions import db
 from tracker.intake import imports
 from tracker.intake.models import ImportBatch, IntakeRecord
-from tracker.ledger.models import Evidence, Problem
+from tracker.ledger.models import Evidence
 from tracker.oversight.models import InspectionPhoto
-from tracker.workflow import services as workflow
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 40
 PREFIX = "zhenggai/"
@@ -49,21 +48,7 @@ def _local_files(app, folder):
     return {p.name for p in root.iterdir()} if root.exists() else set()
 
 
-@pytest.fixture
-def working(app, make):
-    """A problem of UA, accepted: in progress, so that the unit may upload evidence."""
-    make.org()
-    clock.pin("2026-09-28T09:00:00")
-    number = make.problem(title="窗口服务态度差", body="工作人员态度差。", assign={"tier": "yellow"})
-    with app.app_context():
-        problem = db.session.scalar(select(Problem).where(Problem.number == number))
-        unit_user = db.session.scalar(select(User).where(User.username == "unita"))
-        workflow.apply(problem, "accept", actor=unit_user, expected_version=problem.version)
-        db.session.commit()
-    return number
-
-
-def test_evidence_goes_to_the_bucket_and_downloads_through_the_app(s3_app, client, working):
+def test_evidence_goes_to_the_bucket_and_downloads_through_the_app(s3_app, client, working):  # noqa: F811 - the fixture
     app, held = s3_app
     local_before = _local_files(app, "evidence")
     login(client, "unita")

@@ -1,9 +1,10 @@
 """Intake records per local day and unit (`intake_daily_counts`), for the reports' counts over weeks and
 quarters: a few hundred summary rows instead of a million index entries per request.
 
-Database triggers on `intake_records` keep the table current (tracker.core.summary). The local day is worked out in SQL with the time
-zone configured when the triggers were made (`TIMEZONE`); after changing it, run
-`flask intake rebuild-counts`, which also repairs the table should it ever disagree with a recount."""
+Database triggers on `intake_records` keep the table current (tracker.core.summary). The local day
+is worked out in SQL with the time zone configured when the triggers were made (`TIMEZONE`); after
+changing it, run `flask intake rebuild-counts`, which also repairs the table should it ever disagree
+with a recount."""
 
 from tracker.core import clock
 from tracker.core.summary import Summary

@@ -311,7 +311,6 @@ def filter_choices() -> dict[str, list[Choice]]:
     for kind, id_, name, active, _rank in sorted(db.session.execute(stmt), key=lambda r: (r.kind, r.rank)):
         found[kind].append(Choice(id_, name, bool(active)))
     if not found["category"]:
-        from tracker.ledger.models import Category
         from tracker.triage.services import ensure_categories
 
         ensure_categories()

@@ -81,7 +81,7 @@ class Facts:
 def ensure_defaults(*, categories=False) -> bool:
     """Install the default rules and templates (and CATEGORIES too) into empty tables, asking which
     are empty in one statement (idempotent); True when something was installed."""
-    from tracker.ledger.models import DEFAULT_CATEGORIES, Category
+    from tracker.ledger.models import Category
 
     def filled(model):
         return select(model).exists()
@@ -95,8 +95,7 @@ def ensure_defaults(*, categories=False) -> bool:
         for tier, days, text in DEFAULT_TEMPLATES:
             db.session.add(DeadlineTemplate(tier=tier, source_kind=ANY_KIND, days=days, rule_text=text))
     if categories and not have[Category]:
-        for position, name in enumerate(DEFAULT_CATEGORIES):
-            db.session.add(Category(name=name, position=position, is_active=True))
+        _add_default_categories()
     if all(have.values()):
         return False
     db.session.flush()
@@ -348,13 +347,19 @@ def save_template(tier: str, source_kind: str, days, rule_text: str, *, actor) -
     return template
 
 
-def ensure_categories() -> None:
+def _add_default_categories() -> None:
     from tracker.ledger.models import DEFAULT_CATEGORIES, Category
+
+    for position, name in enumerate(DEFAULT_CATEGORIES):
+        db.session.add(Category(name=name, position=position, is_active=True))
+
+
+def ensure_categories() -> None:
+    from tracker.ledger.models import Category
 
     if db.session.scalar(select(func.count()).select_from(Category)):
         return
-    for position, name in enumerate(DEFAULT_CATEGORIES):
-        db.session.add(Category(name=name, position=position, is_active=True))
+    _add_default_categories()
     db.session.flush()
 
 
