@@ -3,7 +3,7 @@
 from datetime import date
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from tracker.core import clock
 from tracker.core.errors import ValidationFailed
@@ -46,6 +46,45 @@ def test_repeated_complaints_about_the_same_unit_escalate(app_ctx, make):
     suggestion = triage.suggest(problem)
     assert suggestion.tier == "red"  # yellow, escalated one step
     assert any("30 天内同类 4 件" in r for r in suggestion.reasons)
+
+
+def test_a_list_of_new_problems_counts_repeats_in_one_query(app_ctx, make):
+    """The list API suggests a tier for every new problem on its page: the repeat rule's counts for
+    all their units and categories come from one grouped query, with the same figures as one by one;
+    the next request counts afresh."""
+    make.org()
+    clock.pin("2026-10-01T10:00:00")
+    for i in range(3):
+        make.record(f"REP{i}", title="希望延长开放时间", body="周末开放时间短。", category="文化生活")
+    make.record("REPB", unit="UB", title="希望延长开放时间", body="周末开放时间短。", category="文化生活")
+    numbers = [
+        make.problem(title="希望延长开放时间", body="周末开放时间短。", category="文化生活"),
+        make.problem(unit="UB", title="希望延长开放时间", body="周末开放时间短。", category="文化生活"),
+        make.problem(unit="UB", title="公交站台缺少遮雨棚", body="雨天候车淋雨。", category="交通出行"),
+    ]
+    problems = [_problem(number) for number in numbers]
+    one_by_one = [triage.suggest(p) for p in problems]
+    db.session.commit()  # a commit forgets what this context counted
+
+    statements = []
+
+    def seen(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        triage.prime_repeat_counts(problems)
+        primed = [triage.suggest(p) for p in problems]
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    counts = [s for s in statements if "count(" in s.lower()]
+    assert len(counts) == 1 and primed == one_by_one
+    assert one_by_one[0].tier == "red" and one_by_one[1].tier == "yellow"
+
+    make.record("REPB2", unit="UB", title="希望延长开放时间", body="周末开放时间短。", category="文化生活")
+    make.record("REPB3", unit="UB", title="希望延长开放时间", body="周末开放时间短。", category="文化生活")
+    db.session.commit()
+    assert triage.suggest(problems[1]).tier == "red"
 
 
 def test_urgency_and_difficulty_feed_the_matrix_rules(app_ctx, make):

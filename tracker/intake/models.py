@@ -148,6 +148,8 @@ class IntakeRecord(TimestampMixin, VersionedMixin, db.Model):
         # for a scope of units (unit first) or for all.
         db.Index("ix_intake_records_unit_received_cover", "unit_id", "received_at", "is_excluded"),
         db.Index("ix_intake_records_received_cover", "received_at", "unit_id", "is_excluded"),
+        # The triage rule 同类重复: a unit's records of one category over the last days, from the index.
+        db.Index("ix_intake_records_unit_category_received", "unit_id", "category", "received_at", "is_excluded"),
         # The follow-up workbench: records due for a call, oldest first.
         db.Index("ix_intake_records_followup", "followup_state", "followup_due_on", "id"),
         # The public results page reads only the records opted in (处理结果向群众公开).

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 
 from tracker.audit import services as audit
-from tracker.core import calendar, clock
+from tracker.core import calendar, clock, memo
 from tracker.core.errors import ValidationFailed
 from tracker.extensions import db
 from tracker.ledger.models import TIER_LABELS, Tier
@@ -105,7 +105,6 @@ def ensure_defaults(*, categories=False) -> bool:
 def active_rules() -> list[TriageRule]:
     """The active rules in order, read once per request (a list suggests a tier for every new row);
     the defaults are installed first when there are none."""
-    from tracker.core import memo
 
     def load():
         stmt = select(TriageRule).where(TriageRule.is_active.is_(True)).order_by(TriageRule.position, TriageRule.id)
@@ -133,21 +132,51 @@ def facts_for(problem, urgency=None, difficulty=None) -> Facts:
 
 
 def _repeat_count(facts: Facts, days: int) -> int:
-    from tracker.intake.models import IntakeRecord
-
     if facts.unit_id is None or not facts.category:
         return 0
+    pair = (facts.unit_id, facts.category)
+    counts = _repeat_counts(days)
+    if pair not in counts:
+        counts.update(_count_repeats({pair}, days))
+    return counts[pair]
+
+
+def _repeat_counts(days: int) -> dict:
+    """The repeat rule's counts found so far in this request, per (unit id, category)."""
+    from tracker.intake.models import IntakeRecord
+
+    return memo.remember(f"triage.repeats.{days}", dict, table=IntakeRecord)
+
+
+def _count_repeats(pairs: set, days: int) -> dict:
+    """Records of each (unit id, category) of PAIRS received in the last DAYS days: one grouped query."""
+    from tracker.intake.models import IntakeRecord
+
     since = clock.now() - timedelta(days=days)
-    return db.session.scalar(
-        select(func.count())
-        .select_from(IntakeRecord)
+    rows = db.session.execute(
+        select(IntakeRecord.unit_id, IntakeRecord.category, func.count())
         .where(
-            IntakeRecord.unit_id == facts.unit_id,
-            IntakeRecord.category == facts.category,
+            tuple_(IntakeRecord.unit_id, IntakeRecord.category).in_(sorted(pairs)),
             IntakeRecord.received_at >= since,
             IntakeRecord.is_excluded.is_(False),
         )
+        .group_by(IntakeRecord.unit_id, IntakeRecord.category)
     )
+    found = {(unit_id, category): count for unit_id, category, count in rows}
+    return {pair: found.get(pair, 0) for pair in pairs}
+
+
+def prime_repeat_counts(problems) -> None:
+    """Before suggesting tiers for a list of new problems: the repeat rules' counts for all their
+    (unit, category) pairs in one query per rule window, instead of one query per problem."""
+    pairs = {(p.unit_id, p.category) for p in problems if p.status == "new" and p.unit_id and p.category}
+    if not pairs:
+        return
+    for days in sorted({int((rule.params or {}).get("days", 30)) for rule in active_rules() if rule.kind == "repeat"}):
+        counts = _repeat_counts(days)
+        missing = pairs - counts.keys()
+        if missing:
+            counts.update(_count_repeats(missing, days))
 
 
 def _match(rule: TriageRule, facts: Facts) -> str | None:
