@@ -139,3 +139,15 @@ def test_api(app, make, state, action, role):
     assert response.status_code == (200 if outcome == "ok" else outcome), response.get_json()
     if outcome != "ok":
         assert status_of(app, number) == state
+
+
+def test_a_refused_action_is_named_in_the_users_words(app, make):
+    make.org()
+    number = put_in_state(app, make, "closed")
+    with app.app_context():
+        problem = db.session.scalar(select(Problem).where(Problem.number == number))
+        inspector = db.session.scalar(select(User).where(User.username == "inspector"))
+        with pytest.raises(DomainError) as refused:
+            workflow.apply(problem, "accept", actor=inspector)
+    message = str(refused.value)
+    assert f"“{workflow.ACTION_LABELS['accept']}”" in message and "accept" not in message

@@ -105,7 +105,9 @@ def apply(problem: Problem, action: str, *, actor, expected_version=None, visit=
         if action not in known:
             raise ValidationFailed(_("未知的操作“%(a)s”。", a=str(action)[:30]), {"action": _("未知的操作。")})
         policy.require(actor, "problem.view", problem)
-        raise InvalidTransition(_("问题当前状态为“%(s)s”，不能执行“%(a)s”。", s=_(problem.status_label), a=action))
+        raise InvalidTransition(
+            _("问题当前状态为“%(s)s”，不能执行“%(a)s”。", s=_(problem.status_label), a=_(ACTION_LABELS[action]))
+        )
     policy.require(actor, transition.permission, problem)
     if transition.by_visit and visit is None:
         raise ValidationFailed(
