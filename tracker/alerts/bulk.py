@@ -10,6 +10,7 @@ COPY; SQLite by one prepared INSERT executed for all the rows (executemany, a lo
 multi-row INSERT … VALUES when rows must come back (RETURNING).
 """
 
+import itertools
 import uuid
 
 from tracker.extensions import db
@@ -70,16 +71,27 @@ def _copy(connection, table_name, names, values) -> None:
 def insert_rows(table, columns, rows, constants=None) -> int:
     """INSERT ROWS (tuples in the order of COLUMNS; ids follow their order), each with CONSTANTS ({column:
     value}), into TABLE (a Core Table) in the session's transaction; returns how many. No RETURNING,
-    no ON CONFLICT: for rows that are new by construction."""
-    rows = rows if isinstance(rows, list) else list(rows)
-    if not rows:
+    no ON CONFLICT: for rows that are new by construction. ROWS may be a generator: it is consumed
+    while the rows go out, so that on PostgreSQL making the next rows overlaps with the server taking
+    in the last ones, and memory stays flat."""
+    rows = iter(rows)
+    first = next(rows, None)
+    if first is None:
         return 0
+    rows = itertools.chain((first,), rows)
     connection = db.session.connection()
     dialect = connection.dialect
     names, values = _prepare(table, columns, rows, constants, dialect)
+    count = 0
     if dialect.name == "postgresql":
-        _copy(connection, table.name, names, values)
-        return len(rows)
+
+        def counted():
+            nonlocal count
+            for count, row in enumerate(values, 1):  # noqa: B007 - the count is read after the loop
+                yield row
+
+        _copy(connection, table.name, names, counted())
+        return count
     quote = dialect.identifier_preparer.quote
     sql = (
         f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) VALUES ({', '.join('?' * len(names))})"
@@ -89,10 +101,12 @@ def insert_rows(table, columns, rows, constants=None) -> int:
         chunk.append(row)
         if len(chunk) == SQLITE_CHUNK:
             connection.exec_driver_sql(sql, chunk)
+            count += len(chunk)
             chunk = []
     if chunk:
         connection.exec_driver_sql(sql, chunk)
-    return len(rows)
+        count += len(chunk)
+    return count
 
 
 def insert_new(table, columns, rows, conflict, returning, constants=None) -> list:

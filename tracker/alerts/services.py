@@ -259,37 +259,59 @@ def announce(alerts, notices=(), audience=None) -> None:
         audience = Audience({a.problem_id for a in alerts} | {n.problem_id for n in notices})
     problems = audience.problems
     now = clock.now()
-    inbox, outbox = [], []  # rows of INBOX_COLUMNS and OUTBOX_COLUMNS
+    told = []  # (people, kind, title, subject, body, problem) of each message, for the outbox
 
-    def send(users, kind, title, body, problem):
-        seen, subject = set(), title[:200]
-        for user in users:
-            if user is None or not user.is_active or user.id in seen:
-                continue
-            seen.add(user.id)
-            inbox.append((user.id, kind, subject, body, problem.id))
-            if user.email:
-                outbox.append(("email", user.email, subject, body))
-        hooks = audience.webhooks(problem.unit_id)
-        if hooks:
-            payload = _to_json({"event": kind, "title": title, "text": body, "problem": problem.number})
-            outbox.extend(("webhook", f"webhook:{hook.id}", subject, payload) for hook in hooks)
-
-    summaries = {}
-    for alert in alerts:
-        problem = problems[alert.problem_id]
-        summary = summaries.get(problem.id)
-        if summary is None:
-            summary = summaries[problem.id] = problem_summary(problem)
-        body = f"预警：{alert_label(alert.kind, alert.step)}\n" + summary
-        send(audience.for_alert(alert, problem), f"alert.{alert.kind}", alert_title(alert, problem), body, problem)
+    # The notices' messages first, as a list: a notice may be an ORM object whose text loads its
+    # problem, which must not happen while a COPY holds the connection.
+    notice_messages = []
     for notice in notices:
         problem = problems[notice.problem_id]
         title = f"{notice.number}：{notice.level_label} {problem.number} {problem.title[:40]}"
-        send([*audience.unit_side(problem), problem.leader], "notice", title, notice_text(notice), problem)
-    insert_rows(Notification.__table__, INBOX_COLUMNS, inbox, {"created_at": now})
+        notice_messages.append(
+            ([*audience.unit_side(problem), problem.leader], "notice", title, notice_text(notice), problem)
+        )
+
+    def messages():
+        """(people, kind, title, body, problem) of every message, alerts first, then notices; the
+        alerts' from the facts read already (no SQL)."""
+        summaries = {}
+        for alert in alerts:
+            problem = problems[alert.problem_id]
+            summary = summaries.get(problem.id)
+            if summary is None:
+                summary = summaries[problem.id] = problem_summary(problem)
+            body = f"预警：{alert_label(alert.kind, alert.step)}\n" + summary
+            yield audience.for_alert(alert, problem), f"alert.{alert.kind}", alert_title(alert, problem), body, problem
+        yield from notice_messages
+
+    def inbox():
+        """Rows of INBOX_COLUMNS, once per active user per message; remembers the messages in TOLD."""
+        for users, kind, title, body, problem in messages():
+            seen, people, subject = set(), [], title[:200]
+            for user in users:
+                if user is None or not user.is_active or user.id in seen:
+                    continue
+                seen.add(user.id)
+                people.append(user)
+                yield user.id, kind, subject, body, problem.id
+            told.append((people, kind, title, subject, body, problem))
+
+    def outbox():
+        """Rows of OUTBOX_COLUMNS: each message's e-mails, then its webhook posts."""
+        for people, kind, title, subject, body, problem in told:
+            for user in people:
+                if user.email:
+                    yield "email", user.email, subject, body
+            hooks = audience.webhooks(problem.unit_id)
+            if hooks:
+                payload = _to_json({"event": kind, "title": title, "text": body, "problem": problem.number})
+                for hook in hooks:
+                    yield "webhook", f"webhook:{hook.id}", subject, payload
+
+    # Generators: on PostgreSQL the rows are made while the server takes in the ones before them.
+    insert_rows(Notification.__table__, INBOX_COLUMNS, inbox(), {"created_at": now})
     pending = {"status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now}
-    insert_rows(Delivery.__table__, OUTBOX_COLUMNS, outbox, pending)
+    insert_rows(Delivery.__table__, OUTBOX_COLUMNS, outbox(), pending)
 
 
 _to_json = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(…, ensure_ascii=False), built once

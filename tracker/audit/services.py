@@ -2,12 +2,12 @@
 
 import hashlib
 import json
+import operator
 from dataclasses import dataclass
 from datetime import UTC
-from types import SimpleNamespace
 
 from sqlalchemy import event as sa_event
-from sqlalchemy import insert, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from tracker.audit.models import GENESIS_HASH, AuditEvent
@@ -16,6 +16,12 @@ from tracker.extensions import db
 
 # Any constant works; it only has to be the same for every writer of the chain.
 _PG_LOCK_KEY = 727_001
+# json.dumps(…, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str), built once.
+_CANONICAL_ENCODE = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str).encode
+# json.dumps(…, ensure_ascii=False, default=str), built once.
+_SAFE_ENCODE = json.JSONEncoder(ensure_ascii=False, default=str).encode
+_BULK_COLUMNS = ("action", "object_type", "object_id", "before", "after", "note", "prev_hash", "hash")
+_row_values = operator.itemgetter(*_BULK_COLUMNS[:-1])  # a payload's values in _BULK_COLUMNS' order
 
 
 def canonical(event: AuditEvent) -> str:
@@ -40,7 +46,7 @@ def compute_hash(event: AuditEvent) -> str:
 
 
 def _json_safe(value):
-    return json.loads(json.dumps(value, ensure_ascii=False, default=str)) if value is not None else None
+    return json.loads(_SAFE_ENCODE(value)) if value is not None else None
 
 
 def record(actor, action, object_type, object_id, *, before=None, after=None, note=None) -> AuditEvent:
@@ -73,18 +79,22 @@ def record(actor, action, object_type, object_id, *, before=None, after=None, no
 
 def record_many(actor, events) -> int:
     """Append many events at once (bulk handling of thousands of records): one multi-row INSERT
-    instead of one ORM object each, chained exactly as `record` chains them. EVENTS is an iterable
-    of dicts with action, object_type, object_id and optional before, after, note. Returns the count.
+    (COPY on PostgreSQL) instead of one ORM object each, chained exactly as `record` chains them,
+    under the same lock. EVENTS is an iterable of dicts with action, object_type, object_id and
+    optional before, after, note. Returns the count.
     """
     session = db.session
     session.flush()  # events added by `record` go in first, so that id order stays chain order
     head = _chain_head(session)
     now = clock.now()
     actor_id, actor_name = getattr(actor, "id", None), getattr(actor, "username", None) or "system"
+    # What `canonical` makes of each row, with the timestamp formatted once and one prebuilt encoder
+    # (json.dumps builds an encoder per call).
+    created = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     rows = []
     for item in events:
-        row = {
-            "created_at": now,
+        payload = {
+            "created_at": created,
             "actor_id": actor_id,
             "actor_name": actor_name,
             "action": item["action"],
@@ -95,27 +105,45 @@ def record_many(actor, events) -> int:
             "note": item.get("note"),
             "prev_hash": head,
         }
-        row["hash"] = head = compute_hash(SimpleNamespace(**row))
-        rows.append(row)
-    if rows and session.get_bind().dialect.name == "postgresql":
-        _copy(session, rows)
-    elif rows:
-        session.execute(insert(AuditEvent.__table__), rows)
-    if rows:
-        session.info[_HEAD] = head
+        digest = hashlib.sha256(_CANONICAL_ENCODE(payload).encode("utf-8")).hexdigest()
+        rows.append((*_row_values(payload), digest))
+        head = digest
+    if not rows:
+        return 0
+    constants = {"created_at": now, "actor_id": actor_id, "actor_name": actor_name}
+    if session.get_bind().dialect.name == "postgresql":
+        _copy(session, rows, constants)
+    else:
+        from tracker.alerts.bulk import insert_rows  # executemany of driver-ready tuples
+
+        insert_rows(AuditEvent.__table__, _BULK_COLUMNS, rows, constants)
+    session.info[_HEAD] = head
     return len(rows)
 
 
-def _copy(session, rows) -> None:
+def _copy(session, rows, constants) -> None:
     """COPY the rows in, in order (ids follow the chain): many times faster than INSERTs."""
     from psycopg.types.json import Json
 
-    columns = list(rows[0])
+    columns = [*_BULK_COLUMNS, *constants]
+    tail = tuple(constants.values())
     cursor = session.connection().connection.driver_connection.cursor()
     try:
         with cursor.copy(f"COPY audit_events ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row([Json(v) if k in ("before", "after") and v is not None else v for k, v in row.items()])
+            for action, object_type, object_id, before, after, note, prev_hash, digest in rows:
+                copy.write_row(
+                    (
+                        action,
+                        object_type,
+                        object_id,
+                        None if before is None else Json(before),
+                        None if after is None else Json(after),
+                        note,
+                        prev_hash,
+                        digest,
+                        *tail,
+                    )
+                )
     finally:
         cursor.close()
 
