@@ -110,5 +110,13 @@ redis-up:
 e2e-cluster: deps translations pg-up redis-up
 	CLUSTER_DATABASE_URL=postgresql+psycopg://$(PG_USER)@$(PG_HOST):$(PG_PORT)/postgres $(BIN)/pytest -m cluster -q tests/cluster
 
+# ---- make bench: every performance target at scale, written to docs/performance.md (not in make test) --
+
+BENCH_PROBLEMS ?= 1000000
+BENCH_ARGS ?=
+
+bench: deps translations pg-up
+	$(BIN)/python -m tests.bench.suite --problems $(BENCH_PROBLEMS) $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) node_modules $(VENDOR) test-output .pytest_cache .ruff_cache
