@@ -8,9 +8,9 @@ Data: one database per backend with N problems, 3N intake records and their foll
 generator of `flask demo seed --problems N` (tracker.demo.generator, texts from
 ../shared/data/complaints_zh.csv when present) on the demo organisation (tracker.demo.services.seed)
 with 8 inspectors, then VACUUM (ANALYZE) / ANALYZE. Kept for the next run: SQLite in
-/tmp/bench_suite_<N>.db, PostgreSQL in the database tracker_bench_suite_<N>; --fresh makes them again.
-The generation rate is the `demo seed` figure of the table (kept in a sidecar JSON from the run that
-generated the data).
+/tmp/bench_suite_<N>.db, PostgreSQL in the database tracker_bench_suite_<N>; --fresh makes them again
+(the users' names and the generation figures are kept in a sidecar JSON in /tmp). The `demo seed`
+rate of the table is the generator timed on an empty database of --seed-size problems.
 
 Pages: through the Flask test client (server time, no network), logged in by the real /login form
 as the demo inspector, leader or unit user. Per page: median and p95 over --reps requests after
@@ -27,7 +27,7 @@ bulk action on 5,000 intake records and the clusters of an import (tests.bench.b
 gunicorn with 2 workers) runs against the PostgreSQL database.
 
 Results are merged into /tmp/bench_suite_results.json (one entry per backend and size), so that a
-run of one backend keeps the other's figures in the report.
+run of one backend keeps the other's figures (of the same size) in the report.
 """
 
 import argparse
@@ -640,20 +640,55 @@ def write_report(path: Path, entries: dict) -> str:
     return text
 
 
-def seed_row(info: dict, kind: str) -> dict:
-    load = info.get("load") or {}
-    if not load:
-        return {"key": "seed", "measure": "demo seed --problems N", "error": "generated elsewhere", "targets": {}}
-    return {
-        "key": "seed",
-        "measure": f"demo seed --problems {load['problems']:,} (generator; CPU here {load['cpu_seconds']:.0f} s)",
-        "median": load["seconds"] * 1000,
-        "rate": load["rate"],
-        "targets": {"rate": 20000},
-    }
+def run_seed(kind: str, size: int) -> list[dict]:
+    """`flask demo seed --problems SIZE`'s generator into an empty database of its own, dropped after."""
+    from tracker import create_app
+    from tracker.demo import generator
+    from tracker.demo import services as demo
+    from tracker.extensions import db
+
+    target = target_of(kind, size, "bench_suite_seed")
+    _create_database(target, fresh=True)
+    app = create_app(_config(target["url"]))
+    try:
+        with app.app_context():
+            db.create_all()
+            demo.seed(7)
+            db.session.commit()
+            log(f"[{kind}] seed: {size:,} problems into an empty database")
+            figures = generator.fill(size, quiet=True)
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        _drop_database(target)
+    log(f"[{kind}]   {figures['rate']:,.0f} problems/s")
+    steps = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in (figures.get("steps") or {}).items())
+    return [
+        {
+            "key": "seed",
+            "measure": f"demo seed --problems {size:,} into an empty database ({figures['intake_records']:,} "
+            f"records, {figures['followups']:,} follow-ups; {steps})",
+            "median": figures["seconds"] * 1000,
+            "rate": figures["rate"],
+            "targets": {"rate": 20000},
+        }
+    ]
 
 
-STEPS = ("pages", "oversight", "scan", "import", "bulk", "load")
+def _drop_database(target: dict) -> None:
+    import sqlalchemy as sa
+
+    if target["kind"] == "sqlite":
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(str(target["path"]) + suffix).unlink(missing_ok=True)
+        return
+    admin = sa.create_engine(PG_SERVER + "postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{target["pg_name"]}" WITH (FORCE)'))
+    admin.dispose()
+
+
+STEPS = ("seed", "pages", "oversight", "scan", "import", "bulk", "load")
 
 
 def run_backend(kind: str, args) -> dict:
@@ -668,7 +703,7 @@ def run_backend(kind: str, args) -> dict:
         "size_mb": info["size_mb"],
         "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "load_average": os.getloadavg()[0],
-        "rows": [seed_row(info, kind)],
+        "rows": [],
     }
     steps = [step for step in STEPS if step not in args.skip]
     if "pages" in steps:
@@ -681,6 +716,7 @@ def run_backend(kind: str, args) -> dict:
         db.session.remove()
         db.engine.dispose()
     for step, job in (
+        ("seed", lambda: run_seed(kind, args.seed_size)),
         ("scan", lambda: run_scan(kind, args.scan_size, args.due)),
         ("import", lambda: run_import(kind, args.import_rows)),
         ("bulk", lambda: run_bulk(kind)),
@@ -703,6 +739,7 @@ def main(argv=None) -> int:
     parser.add_argument("--reps", type=int, default=20, help="requests per page (heavy pages fewer)")
     parser.add_argument("--fresh", action="store_true", help="generate the databases again")
     parser.add_argument("--skip", default="", help=f"comma-separated steps to leave out: {','.join(STEPS)}")
+    parser.add_argument("--seed-size", type=int, default=200_000, help="problems of the timed demo seed")
     parser.add_argument("--scan-size", type=int, default=100_000, help="problems in the scan's ledger")
     parser.add_argument("--due", type=int, default=10_000)
     parser.add_argument("--import-rows", type=int, default=100_000)
@@ -716,7 +753,7 @@ def main(argv=None) -> int:
         entry = run_backend(kind, args)
         entries[f"{kind}-{args.problems}"] = entry
         RESULTS.write_text(json.dumps(entries, ensure_ascii=False, default=str))
-    text = write_report(args.out, entries)
+    text = write_report(args.out, {k: e for k, e in entries.items() if k.endswith(f"-{args.problems}")})
     log("\n" + text)
     log(f"\nwritten to {args.out}")
     return 0
