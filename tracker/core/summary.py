@@ -123,6 +123,11 @@ $$"""
             f"FROM ({self._select(dialect, self.source, '', 1)}) AS d GROUP BY {keys}",
         ]
 
+    def add_statement(self, dialect: str, where: str) -> str:
+        """Add the source rows matching WHERE (SQL on the source's columns) to the counts: for a bulk
+        load that drops the triggers (`drop`), writes, counts its rows with this and `install`s them again."""
+        return self._upsert(dialect, self._select(dialect, f"{self.source} WHERE {where}", "", 1)).rstrip(";")
+
     def install(self, connection) -> None:
         """Create the triggers (after the tables exist: create_all, the migration)."""
         for statement in self.trigger_statements(connection.dialect.name):
