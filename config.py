@@ -71,8 +71,21 @@ class Config:
     # "auto", "path" (bucket in the path, e.g. MinIO) or "virtual" (bucket in the host name, which
     # some providers require).
     S3_ADDRESSING_STYLE = _env("S3_ADDRESSING_STYLE", "auto")
+    # Logs of the web and scheduler processes: "text" or "json" (one object per line, for a log
+    # collector), the level, and one line per request (method, route, status, ms; no query strings).
+    LOG_FORMAT = _env("LOG_FORMAT", "text")
+    LOG_LEVEL = _env("LOG_LEVEL", "INFO")
+    LOG_REQUESTS = _env_bool("LOG_REQUESTS", False)
+    # /healthz says "degraded" when the scheduler has run no job for this long (it delivers every minute).
+    SCHEDULER_STALE_MINUTES = _env_int("SCHEDULER_STALE_MINUTES", 5)
     # Comma-separated Fernet keys for complainant identity; the first encrypts, all decrypt (rotation).
     FIELD_ENCRYPTION_KEYS = _env("FIELD_ENCRYPTION_KEYS", "")
+    # Key of the HMAC that seals every audit row; unset, it is derived from SECRET_KEY (then changing
+    # SECRET_KEY breaks `flask audit verify` for older rows: set this in production).
+    AUDIT_HMAC_KEY = _env("AUDIT_HMAC_KEY", "")
+    # A file outside the database that gets the audit chain's head appended at each commit, so that
+    # `flask audit verify` finds a chain cut short (empty: off; the head is logged either way).
+    AUDIT_ANCHOR_FILE = _env("AUDIT_ANCHOR_FILE", "")
     # Outgoing e-mail (admins can override these on the alert settings page).
     MAIL_SERVER = _env("MAIL_SERVER", "")
     MAIL_PORT = _env_int("MAIL_PORT", 25)

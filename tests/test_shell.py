@@ -28,7 +28,7 @@ def test_pages_carry_security_headers_and_no_external_assets(client):
 
 
 def test_health_check_is_public(client):
-    assert client.get("/healthz").get_json()["status"] == "ok"
+    assert client.get("/healthz").get_json()["database"] == "ok"
 
 
 def test_language_switch_only_redirects_locally(client):

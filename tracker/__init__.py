@@ -1,7 +1,5 @@
 """The tracker (三色整改台账): application factory."""
 
-import logging
-
 from flask import Flask, g, has_request_context, jsonify, render_template, request, session
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -235,7 +233,7 @@ def register_commands(app):
 
 def register_hooks(app):
     from tracker.access import policy
-    from tracker.core import clock
+    from tracker.core import clock, logs
     from tracker.core.security import guard, set_security_headers
 
     app.before_request(guard)
@@ -265,8 +263,7 @@ def register_hooks(app):
     def format_datetime(value, fmt="%Y-%m-%d %H:%M"):
         return clock.to_local(value).strftime(fmt) if value else ""
 
-    if not app.debug and not app.testing:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.init_app(app)
 
 
 def configure_clock(app):

@@ -118,6 +118,9 @@ class JobLease(db.Model):
     name: Mapped[str] = mapped_column(String(50), primary_key=True)
     holder: Mapped[str] = mapped_column(String(100), nullable=False)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    # The job's last run (for /healthz: the scheduler's heartbeat and the last deadline scan).
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_ok: Mapped[bool | None] = mapped_column(Boolean)
 
 
 # ---- supervision notices (督办单): the escalation ladder's documents, numbered per year: 督〔2026〕17号

@@ -25,10 +25,15 @@ def run_job(app, job) -> bool:
                 return False
             job.func()
             db.session.commit()
+            lease.record_run(job.id, ok=True)
             return True
         except Exception:
             db.session.rollback()
             log.exception("job %s failed", job.id)
+            try:
+                lease.record_run(job.id, ok=False)
+            except Exception:  # noqa: BLE001 - the database itself may be what failed
+                db.session.rollback()
             return False
         finally:
             db.session.remove()
@@ -56,7 +61,9 @@ def scheduler_command(list_only, once):
             raise click.ClickException(f"no job {once}; see --list")
         click.echo("ran" if run_job(app, job) else "not run (lease held elsewhere or failed; see the log)")
         return
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from tracker.core import logs
+
+    logs.configure(app)
     scheduler = BlockingScheduler(timezone=app.config["TIMEZONE"])
     from tracker.core import clock
 

@@ -6,7 +6,7 @@ import os
 import socket
 from datetime import timedelta
 
-from sqlalchemy import or_, update
+from sqlalchemy import or_, select, update
 
 from tracker.alerts.models import JobLease
 from tracker.core import clock
@@ -30,3 +30,15 @@ def acquire(name: str, ttl: timedelta, holder: str = HOLDER) -> bool:
     ).rowcount
     db.session.commit()
     return bool(taken)
+
+
+def record_run(name: str, ok: bool) -> None:
+    """Note that job NAME has just run (OK: without an error). Commits."""
+    db.session.execute(update(JobLease).where(JobLease.name == name).values(last_run_at=clock.now(), last_ok=ok))
+    db.session.commit()
+
+
+def last_runs() -> dict:
+    """{job name: (last run time or None, ok or None)} of every job that has a lease row."""
+    rows = db.session.execute(select(JobLease.name, JobLease.last_run_at, JobLease.last_ok))
+    return {name: (at, ok) for name, at, ok in rows}
