@@ -213,6 +213,7 @@ def register_commands(app):
     from tracker.intake.cli import intake_cli
     from tracker.jobs.cli import scheduler_command
     from tracker.ledger.cli import ledger_cli
+    from tracker.ops.cli import backup_command, restore_command
     from tracker.org.cli import units_cli
     from tracker.settings.cli import calendar_cli
 
@@ -227,6 +228,8 @@ def register_commands(app):
         ledger_cli,
         alerts_cli,
         scheduler_command,
+        backup_command,
+        restore_command,
     ):
         app.cli.add_command(command)
 

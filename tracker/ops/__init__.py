@@ -1,0 +1,1 @@
+"""Operations: `flask backup PATH` / `flask restore PATH` (tracker.ops.backup)."""
