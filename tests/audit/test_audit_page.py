@@ -6,8 +6,9 @@ import re
 
 import pytest
 from python_calamine import CalamineWorkbook
-from sqlalchemy import select, text
+from sqlalchemy import select
 
+from tests.audit.tamper import tamper
 from tests.conftest import CSRF_RE, csrf_from, login
 from tracker.audit import queries
 from tracker.audit.models import AuditEvent
@@ -148,13 +149,7 @@ def test_verify_button_reports_an_intact_chain(app, client, log):
 def test_verify_button_names_the_first_bad_event(app, client, log):
     with app.app_context():
         victim = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()[3]
-        is_pg = db.engine.dialect.name == "postgresql"
-        with db.engine.begin() as conn:
-            if is_pg:
-                conn.execute(text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only"))
-            conn.execute(text("UPDATE audit_events SET note = 'x' WHERE id = :id"), {"id": victim.id})
-            if is_pg:
-                conn.execute(text("ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only"))
+        tamper("UPDATE audit_events SET note = 'x' WHERE id = :id", id=victim.id)
         victim_id = victim.id
     login(client, "inspector")
     token = csrf_from(client, "/audit/")

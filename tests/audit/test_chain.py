@@ -1,9 +1,11 @@
-"""The audit log: written with every change, hash-chained, verified, append-only on PostgreSQL."""
+"""The audit log: written with every change, hash-chained, sealed by an HMAC, anchored outside the
+database, verified, append-only on both backends."""
 
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
+from tests.audit.tamper import tamper
 from tracker.audit import services
 from tracker.audit.models import GENESIS_HASH, AuditEvent
 from tracker.extensions import db
@@ -25,14 +27,7 @@ def test_user_and_unit_changes_are_audited_and_chained(app_ctx, make):
 
 
 def _tamper(sql, **params):
-    """Change a row behind the app's back, as someone with direct database access could."""
-    is_pg = db.engine.dialect.name == "postgresql"
-    with db.engine.begin() as conn:
-        if is_pg:
-            conn.execute(text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only"))
-        conn.execute(text(sql), params)
-        if is_pg:
-            conn.execute(text("ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only"))
+    tamper(sql, **params)
 
 
 def test_verify_finds_an_edited_event(app_ctx, make):
@@ -65,14 +60,18 @@ def test_cli_verify_exit_codes(app, make):
     assert broken.exit_code == 1 and f'"bad_event_id": {first}' in broken.output
 
 
-def test_postgresql_refuses_update_and_delete_of_audit_rows(app_ctx, make):
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("the append-only trigger exists on PostgreSQL only; SQLite relies on the hash chain")
+def test_the_database_refuses_update_and_delete_of_audit_rows(app_ctx, make):
     make.org()
-    with pytest.raises(DBAPIError, match="append-only"), db.engine.begin() as conn:
-        conn.execute(text("UPDATE audit_events SET note = 'x'"))
-    with pytest.raises(DBAPIError, match="append-only"), db.engine.begin() as conn:
-        conn.execute(text("DELETE FROM audit_events"))
+    events = _events()
+    for sql in (
+        "UPDATE audit_events SET note = 'x'",
+        f"UPDATE audit_events SET note = 'x' WHERE id = {events[-1].id}",
+        f"DELETE FROM audit_events WHERE id = {events[2].id}",
+        f"DELETE FROM audit_events WHERE id = {events[-1].id}",
+    ):
+        with pytest.raises(DBAPIError, match="append-only"), db.engine.begin() as conn:
+            conn.execute(text(sql))
+    assert len(_events()) == len(events) and services.verify().ok
 
 
 def test_a_failed_change_leaves_no_audit_event(app_ctx, make):
@@ -85,3 +84,127 @@ def test_a_failed_change_leaves_no_audit_event(app_ctx, make):
         org_services.create_unit({"code": "UA", "name": "重复"}, actor=None)
     db.session.rollback()
     assert len(_events()) == count
+
+
+@pytest.fixture
+def anchored(app_ctx, tmp_path, monkeypatch):
+    """AUDIT_ANCHOR_FILE set for this test: every commit that writes events appends the head."""
+    path = tmp_path / "audit-anchor.log"
+    monkeypatch.setitem(app_ctx.config, "AUDIT_ANCHOR_FILE", str(path))
+    return path
+
+
+def _mixed_chain(make):
+    """Single events (the org) and a bulk batch, committed in several transactions."""
+    make.org()
+    services.record_many(None, [{"action": "x.bulk", "object_type": "x", "object_id": i} for i in range(20)])
+    db.session.commit()
+    services.record(None, "x.single", "x", "1", after={"n": 1})
+    db.session.commit()
+    return _events()
+
+
+def test_an_intact_mixed_chain_passes_and_every_row_has_a_mac(anchored, make):
+    events = _mixed_chain(make)
+    assert all(e.mac == services.compute_mac(e.hash) for e in events)
+    heads = [line.split()[1] for line in anchored.read_text().splitlines()]
+    assert heads[-1] == events[-1].hash and len(heads) >= 3
+    report = services.verify()
+    assert report.ok and report.checked == len(events)
+
+
+def test_verify_finds_an_edit_rehashed_without_the_key(anchored, make):
+    """The attacker edits a middle row and recomputes its hash and every later link: the chain is
+    consistent again, but the MACs of the re-hashed rows cannot be made without AUDIT_HMAC_KEY."""
+    events = _mixed_chain(make)
+    victim = len(events) // 2
+
+    def rewrite(conn):
+        prev = events[victim - 1].hash
+        for event in events[victim:]:
+            db.session.expunge(event)
+            if event is events[victim]:
+                event.note = "改过"
+            event.prev_hash = prev
+            event.hash = services.compute_hash(event)
+            conn.execute(
+                text("UPDATE audit_events SET note = :note, prev_hash = :p, hash = :h WHERE id = :id"),
+                {"note": event.note, "p": event.prev_hash, "h": event.hash, "id": event.id},
+            )
+            prev = event.hash
+
+    tamper(rewrite)
+    report = services.verify()
+    assert not report.ok and report.bad_event_id == events[victim].id
+    assert report.reason == "hash does not match its MAC"
+
+
+def test_verify_finds_macs_made_with_another_key(app_ctx, make, monkeypatch):
+    events = _mixed_chain(make)
+    monkeypatch.setitem(app_ctx.config, "AUDIT_HMAC_KEY", "not-the-key-the-rows-were-sealed-with")
+    report = services.verify()
+    assert not report.ok and report.bad_event_id == events[0].id
+
+
+def test_verify_finds_a_row_without_a_mac(app_ctx, make):
+    events = _mixed_chain(make)
+    tamper("UPDATE audit_events SET mac = NULL WHERE id = :id", id=events[5].id)
+    assert services.verify().bad_event_id == events[5].id
+
+
+def test_verify_finds_a_deleted_middle_row_of_a_bulk_batch(anchored, make):
+    events = _mixed_chain(make)
+    bulk = [e for e in events if e.action == "x.bulk"]
+    tamper("DELETE FROM audit_events WHERE id = :id", id=bulk[7].id)
+    report = services.verify()
+    assert not report.ok and report.bad_event_id == bulk[8].id
+
+
+@pytest.mark.parametrize("cut", [1, 3, 21])
+def test_the_anchor_file_finds_a_cut_tail(anchored, make, cut):
+    events = _mixed_chain(make)
+    tamper("DELETE FROM audit_events WHERE id > :id", id=events[-cut - 1].id)
+    report = services.verify()
+    assert not report.ok and report.bad_event_id == events[-cut - 1].id
+    assert report.reason == "events after this one were deleted" and report.checked == len(events) - cut - 1
+
+
+def test_the_anchor_file_finds_a_log_emptied(anchored, make):
+    _mixed_chain(make)
+    tamper("DELETE FROM audit_events")
+    assert not services.verify().ok
+
+
+def test_without_the_anchor_file_a_cut_tail_goes_unseen(app_ctx, make):
+    """The limit of a chain kept in the database alone: why production sets AUDIT_ANCHOR_FILE."""
+    events = _mixed_chain(make)
+    tamper("DELETE FROM audit_events WHERE id = :id", id=events[-1].id)
+    assert services.verify().ok
+
+
+def test_verify_finds_two_rows_swapped(anchored, make):
+    events = _mixed_chain(make)
+    a, b = events[4].id, events[9].id
+    tamper(
+        "UPDATE audit_events SET id = -1 WHERE id = :a",
+        "UPDATE audit_events SET id = :a WHERE id = :b",
+        "UPDATE audit_events SET id = :b WHERE id = -1",
+        a=a,
+        b=b,
+    )
+    report = services.verify()
+    assert not report.ok and report.bad_event_id == a
+    assert report.reason == "prev_hash does not match the previous event"
+
+
+def test_the_verify_page_names_a_cut_tail_in_words(app, client, make, tmp_path, monkeypatch):
+    from tests.conftest import csrf_from, login
+
+    monkeypatch.setitem(app.config, "AUDIT_ANCHOR_FILE", str(tmp_path / "anchor.log"))
+    make.org()
+    with app.app_context():
+        ids = [e.id for e in _events()]
+        tamper("DELETE FROM audit_events WHERE id = :id", id=ids[-1])
+    login(client, "inspector")
+    html = client.post("/audit/verify", data={"csrf_token": csrf_from(client, "/audit/")}).get_data(as_text=True)
+    assert f"第 {ids[-2]} 条记录之后的记录被删除（日志比链外锚定文件所记的短）；此前的 {len(ids) - 2} 条完好" in html

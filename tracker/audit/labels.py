@@ -323,6 +323,8 @@ NOTE_LABELS = {
 CHAIN_REASONS = {
     "prev_hash does not match the previous event": _l("与前一条记录衔接不上（其前有记录被删除或插入）"),
     "content does not match its hash": _l("内容与其哈希值不符（记录被改动过）"),
+    "hash does not match its MAC": _l("的校验码不符（记录被改动后重算了哈希值）"),
+    "events after this one were deleted": _l("之后的记录被删除（日志比链外锚定文件所记的短）"),
 }
 
 

@@ -1,4 +1,5 @@
-"""Audit events: append-only rows, each chained to the previous one by SHA-256."""
+"""Audit events: append-only rows, each chained to the previous one by SHA-256 and sealed by a keyed
+HMAC of its hash (AUDIT_HMAC_KEY), so that an edited row cannot be re-hashed without the key."""
 
 from datetime import datetime
 
@@ -27,6 +28,8 @@ class AuditEvent(db.Model):
     # Unique: two events can never claim the same predecessor, so the chain cannot fork.
     prev_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
     hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    # HMAC-SHA256(AUDIT_HMAC_KEY, hash); verify refuses a row without one.
+    mac: Mapped[str | None] = mapped_column(String(64))
 
     actor = relationship("User")
 
@@ -49,3 +52,17 @@ APPEND_ONLY_TRIGGER = DDL(
 )
 event.listen(AuditEvent.__table__, "after_create", APPEND_ONLY_FUNCTION.execute_if(dialect="postgresql"))
 event.listen(AuditEvent.__table__, "after_create", APPEND_ONLY_TRIGGER.execute_if(dialect="postgresql"))
+
+# SQLite: no UPDATE at all; DELETE only of the oldest row, so the log can only be emptied from the
+# front (a test database's wipe), which verify reports (the first row no longer links to genesis).
+SQLITE_NO_UPDATE = DDL(
+    "CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events "
+    "BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END"
+)
+SQLITE_NO_DELETE = DDL(
+    "CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events "
+    "WHEN OLD.id <> (SELECT min(id) FROM audit_events) "
+    "BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END"
+)
+event.listen(AuditEvent.__table__, "after_create", SQLITE_NO_UPDATE.execute_if(dialect="sqlite"))
+event.listen(AuditEvent.__table__, "after_create", SQLITE_NO_DELETE.execute_if(dialect="sqlite"))

@@ -1,11 +1,15 @@
 """Writing and verifying the audit chain."""
 
 import hashlib
+import hmac
 import json
+import logging
 import operator
+import os
 from dataclasses import dataclass
 from datetime import UTC
 
+from flask import current_app, has_app_context
 from sqlalchemy import event as sa_event
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -20,8 +24,28 @@ _PG_LOCK_KEY = 727_001
 _CANONICAL_ENCODE = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str).encode
 # json.dumps(…, ensure_ascii=False, default=str), built once.
 _SAFE_ENCODE = json.JSONEncoder(ensure_ascii=False, default=str).encode
-_BULK_COLUMNS = ("action", "object_type", "object_id", "before", "after", "note", "prev_hash", "hash")
-_row_values = operator.itemgetter(*_BULK_COLUMNS[:-1])  # a payload's values in _BULK_COLUMNS' order
+_BULK_COLUMNS = ("action", "object_type", "object_id", "before", "after", "note", "prev_hash", "hash", "mac")
+_row_values = operator.itemgetter(*_BULK_COLUMNS[:-2])  # a payload's values in _BULK_COLUMNS' order
+anchor_log = logging.getLogger("tracker.audit.anchor")
+
+
+def _mac_base() -> hmac.HMAC:
+    """An HMAC-SHA256 keyed with AUDIT_HMAC_KEY (unset: derived from SECRET_KEY), built once per
+    key; callers `.copy()` it. Changing the key makes every older row fail `verify`."""
+    config = current_app.config
+    source = (config.get("AUDIT_HMAC_KEY") or "", config["SECRET_KEY"])
+    cached = current_app.extensions.get("tracker_audit_mac")
+    if cached is None or cached[0] != source:
+        key = source[0].encode() or hashlib.sha256(b"audit-hmac:" + source[1].encode()).digest()
+        cached = (source, hmac.new(key, digestmod=hashlib.sha256))
+        current_app.extensions["tracker_audit_mac"] = cached
+    return cached[1]
+
+
+def compute_mac(digest: str, base: hmac.HMAC | None = None) -> str:
+    mac = (base or _mac_base()).copy()
+    mac.update(digest.encode("ascii"))
+    return mac.hexdigest()
 
 
 def canonical(event: AuditEvent) -> str:
@@ -70,6 +94,7 @@ def record(actor, action, object_type, object_id, *, before=None, after=None, no
         prev_hash=head,
     )
     entry.hash = compute_hash(entry)
+    entry.mac = compute_mac(entry.hash)
     session.add(entry)
     # The lock is held until the transaction ends, so the head stays ours: the next event in this
     # transaction links to it without reading it back (events are inserted in the order added).
@@ -92,6 +117,7 @@ def record_many(actor, events) -> int:
     # (json.dumps builds an encoder per call).
     created = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     rows = []
+    base = _mac_base()
     for item in events:
         payload = {
             "created_at": created,
@@ -106,7 +132,9 @@ def record_many(actor, events) -> int:
             "prev_hash": head,
         }
         digest = hashlib.sha256(_CANONICAL_ENCODE(payload).encode("utf-8")).hexdigest()
-        rows.append((*_row_values(payload), digest))
+        mac = base.copy()
+        mac.update(digest.encode("ascii"))
+        rows.append((*_row_values(payload), digest, mac.hexdigest()))
         head = digest
     if not rows:
         return 0
@@ -130,7 +158,7 @@ def _copy(session, rows, constants) -> None:
     cursor = session.connection().connection.driver_connection.cursor()
     try:
         with cursor.copy(f"COPY audit_events ({', '.join(columns)}) FROM STDIN") as copy:
-            for action, object_type, object_id, before, after, note, prev_hash, digest in rows:
+            for action, object_type, object_id, before, after, note, prev_hash, digest, mac in rows:
                 copy.write_row(
                     (
                         action,
@@ -141,6 +169,7 @@ def _copy(session, rows, constants) -> None:
                         note,
                         prev_hash,
                         digest,
+                        mac,
                         *tail,
                     )
                 )
@@ -163,9 +192,37 @@ _HEAD = "audit_head"
 
 
 @sa_event.listens_for(Session, "after_commit")
+def _anchor_head(session):
+    """After a commit that wrote events, the new head goes outside the database: one line appended
+    to AUDIT_ANCHOR_FILE (if set) and one log line. `verify` then finds a chain cut short."""
+    head = session.info.pop(_HEAD, None)
+    if head is None:
+        return
+    anchor_log.info("audit head %s", head)
+    path = current_app.config.get("AUDIT_ANCHOR_FILE") if has_app_context() else None
+    if path:
+        line = f"{clock.now().astimezone(UTC).isoformat()} {head}\n".encode("ascii")
+        try:  # one short O_APPEND write: whole lines even with several processes appending
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+            try:
+                os.write(fd, line)
+            finally:
+                os.close(fd)
+        except OSError:
+            anchor_log.exception("could not append the audit head to %s", path)
+
+
 @sa_event.listens_for(Session, "after_soft_rollback")
 def _forget_head(session, *args):
     session.info.pop(_HEAD, None)
+
+
+def _anchored_heads() -> set[str]:
+    path = current_app.config.get("AUDIT_ANCHOR_FILE")
+    if not path or not os.path.exists(path):
+        return set()
+    with open(path, encoding="ascii") as f:
+        return {line.split()[-1] for line in f if line.strip()}
 
 
 @dataclass
@@ -177,7 +234,10 @@ class ChainReport:
 
 
 def verify(batch_size=5000) -> ChainReport:
-    """Walk the chain in id order; report the first event whose links or content do not match."""
+    """Walk the chain in id order; report the first event whose links, content or MAC do not match,
+    or, at the end, a head recorded in AUDIT_ANCHOR_FILE that the chain no longer holds (cut short)."""
+    base = _mac_base()
+    anchored = _anchored_heads()
     expected_prev = GENESIS_HASH
     checked = 0
     last_id = 0
@@ -186,12 +246,17 @@ def verify(batch_size=5000) -> ChainReport:
             select(AuditEvent).where(AuditEvent.id > last_id).order_by(AuditEvent.id).limit(batch_size)
         ).all()
         if not events:
+            if anchored:  # the newest events are gone: the report names the last one left
+                return ChainReport(False, max(checked - 1, 0), last_id, "events after this one were deleted")
             return ChainReport(ok=True, checked=checked)
         for event in events:
             if event.prev_hash != expected_prev:
                 return ChainReport(False, checked, event.id, "prev_hash does not match the previous event")
             if compute_hash(event) != event.hash:
                 return ChainReport(False, checked, event.id, "content does not match its hash")
+            if event.mac is None or not hmac.compare_digest(compute_mac(event.hash, base), event.mac):
+                return ChainReport(False, checked, event.id, "hash does not match its MAC")
+            anchored.discard(event.hash)
             expected_prev = event.hash
             checked += 1
             last_id = event.id
