@@ -18,7 +18,7 @@ def dashboard_report():
 @bp.route("/reports/overdue")
 def overdue_report():
     user = g.api_user
-    policy.require(user, "problem.view")
+    policy.require(user, "report.view")
     return jsonify(overdue.api_payload(user, request.args))
 
 
