@@ -166,7 +166,18 @@ def bulk_intake():
 # ---- problems ------------------------------------------------------------------------------------
 
 
-def problem_view(problem, user, with_records=False) -> dict:
+# The relations problem_view names, and the columns of each that it reads.
+PROBLEM_VIEW_RELATIONS = {
+    "unit": ("code",),
+    "owner": ("username",),
+    "leader": ("username",),
+    "closed_by": ("username",),
+    "campaign": ("name",),
+}
+
+
+def problem_view(problem, user, with_records=False, today=None) -> dict:
+    """The problem as JSON; TODAY (default: today) for a list that works it out once."""
     from tracker.triage import services as triage
 
     view = {
@@ -187,7 +198,7 @@ def problem_view(problem, user, with_records=False) -> dict:
         "deadline": problem.deadline.isoformat() if problem.deadline else None,
         "original_deadline": problem.original_deadline.isoformat() if problem.original_deadline else None,
         "deadline_rule": problem.deadline_rule,
-        "overdue": problem.is_overdue(clock.today()),
+        "overdue": problem.is_overdue(today or clock.today()),
         "counters": {"rework": problem.rework_count, "reopen": problem.reopen_count, "relapse": problem.relapse_count},
         "campaign": problem.campaign.name if problem.campaign else None,
         "close_timeliness": problem.close_timeliness,
@@ -236,6 +247,7 @@ def create_problem():
 @bp.route("/problems")
 def list_problems():
     from tracker.ledger import queries as ledger_queries
+    from tracker.triage import services as triage
 
     user = g.api_user
     policy.require(user, "problem.view")
@@ -249,15 +261,18 @@ def list_problems():
         limit = min(200, max(1, int(request.args.get("limit", 50))))
     except ValueError:
         raise ValidationFailed("查询参数有误。", {"limit": "应为 1–200 的整数。"}) from None
-    relations = (*ledger_queries.LIST_RELATIONS, "closed_by", "campaign")  # what problem_view names
-    page = ledger_queries.ledger_page(user, flt, size=limit, relations=relations)
+    page = ledger_queries.ledger_page(user, flt, size=limit, columns=None, relations=PROBLEM_VIEW_RELATIONS)
     _load_records_of_new(page.items)
-    return jsonify(items=[problem_view(p, user) for p in page.items], next_cursor=page.next_cursor)
+    triage.prime_repeat_counts(page.items)
+    today = clock.today()
+    return jsonify(items=[problem_view(p, user, today=today) for p in page.items], next_cursor=page.next_cursor)
 
 
 def _load_records_of_new(problems) -> None:
-    """The records of the new problems on a page in one query (their tier suggestion reads them)."""
+    """The records of the new problems on a page in one query (their tier suggestion reads them:
+    their ratings, the only column loaded besides the keys)."""
     from sqlalchemy import select
+    from sqlalchemy.orm import load_only
     from sqlalchemy.orm.attributes import set_committed_value
 
     from tracker.intake.models import IntakeRecord
@@ -266,7 +281,12 @@ def _load_records_of_new(problems) -> None:
     if not new:
         return
     found = {i: [] for i in new}
-    stmt = select(IntakeRecord).where(IntakeRecord.problem_id.in_(new)).order_by(IntakeRecord.received_at)
+    stmt = (
+        select(IntakeRecord)
+        .options(load_only(IntakeRecord.problem_id, IntakeRecord.rating))
+        .where(IntakeRecord.problem_id.in_(new))
+        .order_by(IntakeRecord.received_at)
+    )
     for record in db.session.scalars(stmt):
         found[record.problem_id].append(record)
     for problem_id, records in found.items():

@@ -1,5 +1,8 @@
 """The ledger pages: the list (问题台账), export, one problem, assignment."""
 
+import re
+from typing import NamedTuple
+
 from flask import (
     Blueprint,
     flash,
@@ -23,6 +26,7 @@ from tracker.auth.models import User
 from tracker.core import calendar, clock
 from tracker.core.errors import Conflict, ValidationFailed
 from tracker.core.inputs import parse_id
+from tracker.core.words import N_
 from tracker.excel.responses import list_download
 from tracker.extensions import db
 from tracker.intake import services as intake_services
@@ -52,22 +56,82 @@ def index():
     page = queries.ledger_page(current_user, flt)
     if flt.ignored:
         flash(_("已忽略无效的筛选条件：%(f)s", f="、".join(sorted(set(flt.ignored)))), "warning")
-    today = clock.today()
-    index = queries.days_index(today, page.items)
     return render_template(
         "ledger/index.html",
         page=page,
         flt=flt,
-        today=today,
-        days={p.id: queries.days_left(p, today, index) for p in page.items},
+        rows=_list_rows(page.items, clock.today()),
         units=_visible_units(),
         categories=[c.name for c in choices["category"]],
         channels=[c.name for c in choices["channel"]],
         leaders=choices["leader"],
-        statuses=STATUS_LABELS,
-        tiers=TIER_LABELS,
+        statuses=translated(STATUS_LABELS),
+        tiers=translated(TIER_LABELS),
         **_campaign_context(flt, choices["campaign"]),
     )
+
+
+class ListRow(NamedTuple):
+    """What a row of the list shows besides the problem's own fields."""
+
+    problem: object
+    href: str
+    overdue: bool
+    deadline: str
+    tier: str | None  # the tier's label, translated
+    status: str
+    days: int | None  # working days left (negative: overdue), None without a deadline or when done
+    days_late: bool
+    days_text: str
+
+
+def translated(labels: dict) -> dict:
+    """{value: its label translated}: once per request rather than at each use in a loop."""
+    return {value: _(label) for value, label in labels.items()}
+
+
+SAFE_NUMBER = re.compile(r"[A-Za-z0-9_.~-]+")  # nothing in it that a URL would escape
+
+
+def _list_rows(problems, today) -> list[ListRow]:
+    """The rows of one page, worked out once: 50 rows would otherwise translate each label, build
+    each link and count each row's working days in the template. Each distinct label is translated
+    once per page."""
+    index = queries.days_index(today, problems)
+    said = {}
+
+    def say(text, n=None):
+        if (text, n) not in said:
+            said[text, n] = _(text) if n is None else _(text, n=n)
+        return said[text, n]
+
+    link = url_for("ledger.show", number="N")[:-1]  # /ledger/ + the number, for numbers kept as they are
+    rows = []
+    for p in problems:
+        days = queries.days_left(p, today, index)
+        overdue = p.is_overdue(today)
+        late = days is not None and (days < 0 or (days == 0 and overdue))
+        if days is None:
+            text = ""
+        elif late:
+            text = say(N_("逾期 %(n)d 个工作日"), -days) if days < 0 else say(N_("已逾期"))
+        else:
+            text = say(N_("今日到期")) if days == 0 else say(N_("剩 %(n)d 个工作日"), days)
+        number = p.number
+        rows.append(
+            ListRow(
+                problem=p,
+                href=link + number if SAFE_NUMBER.fullmatch(number) else url_for("ledger.show", number=number),
+                overdue=overdue,
+                deadline=p.deadline.isoformat() if p.deadline else "—",
+                tier=say(p.tier_label) if p.tier else None,
+                status=say(p.status_label),
+                days=days,
+                days_late=late,
+                days_text=text,
+            )
+        )
+    return rows
 
 
 @bp.route("/counts")
@@ -78,8 +142,8 @@ def counts():
         "ledger/_counts.html",
         counts=queries.counts(current_user, flt),
         flt=flt,
-        statuses=STATUS_LABELS,
-        tiers=TIER_LABELS,
+        statuses=translated(STATUS_LABELS),
+        tiers=translated(TIER_LABELS),
     )
 
 
@@ -317,18 +381,24 @@ def _campaign_context(flt, campaigns=None):
 
     if campaigns is None:
         campaigns = db.session.scalars(select(Campaign).order_by(Campaign.is_active.desc(), Campaign.name)).all()
-    closed = _("销号日期：%(a)s 至 %(b)s", a=flt.closed_from or "…", b=flt.closed_to or "…")
-    timeliness = queries.export_filter_text(queries.LedgerFilter(timeliness=flt.timeliness))
     chips = []
-    for shown, text, cleared in (
-        (flt.unit_only, _("仅本单位（不含下级单位）"), {"unit_only": ""}),
-        (flt.closed_from or flt.closed_to, closed, {"closed_from": "", "closed_to": ""}),
-        (flt.timeliness, timeliness, {"timeliness": ""}),
-        (flt.reworked, _("有返工"), {"reworked": ""}),
-        (flt.relapsed, _("有反弹"), {"relapsed": ""}),
+    for shown, text, cleared in (  # the texts worked out only for the chips shown
+        (flt.unit_only, lambda: _("仅本单位（不含下级单位）"), {"unit_only": ""}),
+        (
+            flt.closed_from or flt.closed_to,
+            lambda: _("销号日期：%(a)s 至 %(b)s", a=flt.closed_from or "…", b=flt.closed_to or "…"),
+            {"closed_from": "", "closed_to": ""},
+        ),
+        (
+            flt.timeliness,
+            lambda: queries.export_filter_text(queries.LedgerFilter(timeliness=flt.timeliness)),
+            {"timeliness": ""},
+        ),
+        (flt.reworked, lambda: _("有返工"), {"reworked": ""}),
+        (flt.relapsed, lambda: _("有反弹"), {"relapsed": ""}),
     ):
         if shown:
-            chips.append((text, url_for("ledger.index", **flt.args(**cleared))))
+            chips.append((text(), url_for("ledger.index", **flt.args(**cleared))))
     tag_count = None
     filtered_args = flt.args(sort="", cursor="")
     if policy.can(current_user, "problem.campaign") and filtered_args and any(c.is_active for c in campaigns):
