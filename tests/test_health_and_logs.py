@@ -102,3 +102,19 @@ def test_the_scheduler_stale_limit_is_a_setting(app, client, make):
         assert client.get("/healthz").get_json()["status"] == "ok"
     finally:
         app.config["SCHEDULER_STALE_MINUTES"] = 5
+
+
+def test_the_log_level_is_taken_in_either_case(app):
+    """LOG_LEVEL is shared with deploy/gunicorn.conf.py, which spells levels in lower case."""
+    root = logging.getLogger()
+    before = root.level, list(root.handlers)
+    app.config["LOG_LEVEL"] = "warning"
+    try:
+        logs.configure(app)
+        assert root.level == logging.WARNING
+        assert any(getattr(h, "_tracker", False) for h in root.handlers)
+    finally:
+        app.config["LOG_LEVEL"] = "INFO"
+        root.setLevel(before[0])
+        for handler in [h for h in root.handlers if h not in before[1]]:
+            root.removeHandler(handler)

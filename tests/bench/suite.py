@@ -726,7 +726,7 @@ def run_backend(kind: str, args) -> dict:
             continue
         try:
             entry["rows"] += job()
-        except Exception as failure:  # noqa: BLE001 - a failing job is a row of the report
+        except (Exception, SystemExit) as failure:  # noqa: BLE001 - a failing job is a row of the report
             log(traceback.format_exc())
             entry["rows"].append({"key": step, "measure": step, "error": str(failure)[:200], "targets": {}})
     return entry

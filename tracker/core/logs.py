@@ -58,7 +58,7 @@ def configure(app) -> None:
     out = handler(app.config["LOG_FORMAT"])
     out._tracker = True
     root.addHandler(out)
-    root.setLevel(app.config["LOG_LEVEL"])
+    root.setLevel(str(app.config["LOG_LEVEL"]).upper())  # "info" as gunicorn spells it, or "INFO"
 
 
 def init_app(app) -> None:
