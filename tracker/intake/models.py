@@ -115,7 +115,7 @@ class IntakeRecord(TimestampMixin, VersionedMixin, db.Model):
     source_row: Mapped[dict | None] = mapped_column(JSON)
     tracking_code: Mapped[str] = mapped_column(String(16), unique=True, nullable=False)
     query_pin_enc: Mapped[str] = mapped_column(Text, nullable=False)
-    handling: Mapped[str] = mapped_column(String(16), nullable=False, default=Handling.NEW, index=True)
+    handling: Mapped[str] = mapped_column(String(16), nullable=False, default=Handling.NEW)
     explanation: Mapped[str | None] = mapped_column(Text)
     # The answer the source system already gave (答复 / 处理结果), carried over by an import.
     reply: Mapped[str | None] = mapped_column(Text)
@@ -150,6 +150,8 @@ class IntakeRecord(TimestampMixin, VersionedMixin, db.Model):
         db.Index("ix_intake_records_received_cover", "received_at", "unit_id", "is_excluded"),
         # The triage rule 同类重复: a unit's records of one category over the last days, from the index.
         db.Index("ix_intake_records_unit_category_received", "unit_id", "category", "received_at", "is_excluded"),
+        # The inbox: a handling state, newest first (SQLite otherwise walks every record by date).
+        db.Index("ix_intake_records_handling_received", "handling", "received_at", "id"),
         # The follow-up workbench: records due for a call, oldest first.
         db.Index("ix_intake_records_followup", "followup_state", "followup_due_on", "id"),
         # The public results page reads only the records opted in (处理结果向群众公开).
