@@ -27,7 +27,8 @@ bulk action on 5,000 intake records and the clusters of an import (tests.bench.b
 gunicorn with 2 workers) runs against the PostgreSQL database.
 
 Results are merged into /tmp/bench_suite_results.json (one entry per backend and size), so that a
-run of one backend keeps the other's figures (of the same size) in the report.
+run of one backend keeps the other's figures (of the same size) in the report, and a run with --skip
+keeps the skipped steps' figures from the run before.
 """
 
 import argparse
@@ -731,6 +732,15 @@ def run_backend(kind: str, args) -> dict:
     return entry
 
 
+def merged(earlier: dict | None, entry: dict) -> dict:
+    """ENTRY with the rows of the steps this run skipped kept from EARLIER (same order)."""
+    if not earlier:
+        return entry
+    fresh = {row["key"]: row for row in entry["rows"]}
+    rows = [fresh.pop(row["key"], row) for row in earlier["rows"]]
+    return {**entry, "rows": rows + list(fresh.values()), "load": entry.get("load") or earlier.get("load")}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench.suite", description=__doc__.split("\n")[0])
     parser.add_argument("--problems", type=int, default=1_000_000)
@@ -751,7 +761,8 @@ def main(argv=None) -> int:
     entries = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     for kind in [] if args.report_only else ["postgresql", "sqlite"] if args.db == "both" else [args.db]:
         entry = run_backend(kind, args)
-        entries[f"{kind}-{args.problems}"] = entry
+        key = f"{kind}-{args.problems}"
+        entries[key] = merged(entries.get(key), entry) if args.skip else entry
         RESULTS.write_text(json.dumps(entries, ensure_ascii=False, default=str))
     text = write_report(args.out, {k: e for k, e in entries.items() if k.endswith(f"-{args.problems}")})
     log("\n" + text)
