@@ -80,8 +80,8 @@ class Config:
     SCHEDULER_STALE_MINUTES = _env_int("SCHEDULER_STALE_MINUTES", 5)
     # Comma-separated Fernet keys for complainant identity; the first encrypts, all decrypt (rotation).
     FIELD_ENCRYPTION_KEYS = _env("FIELD_ENCRYPTION_KEYS", "")
-    # Key of the HMAC that seals every audit row; unset, it is derived from SECRET_KEY (then changing
-    # SECRET_KEY breaks `flask audit verify` for older rows: set this in production).
+    # Key of the HMAC that seals every audit row; required in production (outside it, derived from
+    # SECRET_KEY). Never change it: the rows sealed with it stop verifying under another key.
     AUDIT_HMAC_KEY = _env("AUDIT_HMAC_KEY", "")
     # A file outside the database that gets the audit chain's head appended at each commit, so that
     # `flask audit verify` finds a chain cut short (empty: off; the head is logged either way).
@@ -140,6 +140,10 @@ class ProductionConfig(Config):
             raise RuntimeError("Production needs FIELD_ENCRYPTION_KEYS (flask --app wsgi intake new-key prints one).")
         if os.environ.get("TRACKER_NOW"):
             raise RuntimeError("TRACKER_NOW pins the clock and is refused in production.")
+        if len(os.environ.get("AUDIT_HMAC_KEY") or "") < 16:
+            raise RuntimeError(
+                "Production needs AUDIT_HMAC_KEY set to a random value of 16+ characters (never change it)."
+            )
 
 
 CONFIGS = {

@@ -199,6 +199,7 @@ def start_gunicorn(url: str, port: int, workers: int, threads: int, storage: str
         "DATABASE_URL": url,
         "SECRET_KEY": "load-" + secrets.token_urlsafe(32),
         "FIELD_ENCRYPTION_KEYS": key,
+        "AUDIT_HMAC_KEY": os.environ.get("AUDIT_HMAC_KEY") or "load-audit-" + secrets.token_urlsafe(24),
         "SESSION_COOKIE_SECURE": "0",  # plain HTTP on loopback; production keeps Secure cookies
         "STORAGE_DIR": storage,
         "STORAGE_BACKEND": "dir",

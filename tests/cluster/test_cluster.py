@@ -97,6 +97,7 @@ def cluster(tmp_path_factory):
         "DATABASE_URL": url,
         "SECRET_KEY": "cluster-" + uuid.uuid4().hex,
         "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "AUDIT_HMAC_KEY": "cluster-audit-" + uuid.uuid4().hex,
         "SESSION_COOKIE_SECURE": "0",  # plain HTTP on loopback; production keeps it on
         "STORAGE_DIR": str(storage),
         "RATELIMIT_STORAGE_URI": f"redis://127.0.0.1:6379/{9 + os.getpid() % 6}",
@@ -176,6 +177,7 @@ def _seed(url, env, storage) -> dict:
     class Config(TestConfig):
         SQLALCHEMY_DATABASE_URI = url
         FIELD_ENCRYPTION_KEYS = env["FIELD_ENCRYPTION_KEYS"]
+        AUDIT_HMAC_KEY = env["AUDIT_HMAC_KEY"]
         STORAGE_DIR = str(storage)
 
     app = create_app(Config)

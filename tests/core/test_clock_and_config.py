@@ -58,6 +58,15 @@ def test_production_refuses_to_start_without_field_encryption_keys(monkeypatch):
         create_app(ProductionConfig)
 
 
+def test_production_refuses_to_start_without_an_audit_key(monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", "a-long-random-production-key")
+    monkeypatch.setenv("FIELD_ENCRYPTION_KEYS", "bm90LWNoZWNrZWQtaGVyZS1qdXN0LWEtcGxhY2Vob2xkZXI=")
+    monkeypatch.delenv("TRACKER_NOW", raising=False)
+    monkeypatch.setenv("AUDIT_HMAC_KEY", "short")
+    with pytest.raises(RuntimeError, match="AUDIT_HMAC_KEY"):
+        create_app(ProductionConfig)
+
+
 def test_production_cookies_are_secure_httponly_and_samesite():
     assert ProductionConfig.SESSION_COOKIE_SECURE
     assert ProductionConfig.SESSION_COOKIE_HTTPONLY
