@@ -616,7 +616,12 @@ def write_report(path: Path, entries: dict) -> str:
             f"{entry['problems']:,} problems, {load.get('intake_records', 0):,} intake records",
             "",
             f"Run {entry['when']}, load average {entry['load_average']:.1f} at the start; database "
-            f"{entry['size_mb']:,.0f} MB.",
+            f"{entry['size_mb']:,.0f} MB."
+            + (
+                f" The steps this run skipped are from the run of {entry['kept_from']}."
+                if entry.get("kept_from")
+                else ""
+            ),
             "",
             *table(entry),
             "",
@@ -738,7 +743,13 @@ def merged(earlier: dict | None, entry: dict) -> dict:
         return entry
     fresh = {row["key"]: row for row in entry["rows"]}
     rows = [fresh.pop(row["key"], row) for row in earlier["rows"]]
-    return {**entry, "rows": rows + list(fresh.values()), "load": entry.get("load") or earlier.get("load")}
+    kept = earlier.get("kept_from") or earlier["when"]
+    return {
+        **entry,
+        "rows": rows + list(fresh.values()),
+        "load": entry.get("load") or earlier.get("load"),
+        "kept_from": kept,
+    }
 
 
 def main(argv=None) -> int:
