@@ -27,7 +27,12 @@ def _worker_database(url):
     if not worker or not url.startswith("postgresql"):
         return url, None
     base = make_url(url)
-    name = f"{base.database}_{worker}"
+    return fresh_database(base, f"{base.database}_{worker}")
+
+
+def fresh_database(base, name):
+    """An empty PostgreSQL database NAME on the server of the URL BASE (dropped first when it is
+    there): (its URL, a function that drops it)."""
     admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -8,7 +8,7 @@ import json
 import shutil
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from config import TestConfig
@@ -24,7 +24,7 @@ from tracker.ledger.models import Evidence, Problem
 from tracker.ops import backup as ops
 from tracker.workflow import services as workflow
 
-from ..conftest import Factory
+from ..conftest import Factory, fresh_database
 from ..core.conftest import new_bucket, objects, s3_server  # noqa: F401 - the fixture
 
 PDF = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n" + bytes(range(256))
@@ -37,18 +37,7 @@ def empty_app(app, tmp_path):
     url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
     drop = None
     if url.get_backend_name() == "postgresql":
-        name = f"{url.database}_restore"
-        admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-        def drop():
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
-
-        target = url.set(database=name).render_as_string(hide_password=False)
+        target, drop = fresh_database(url, f"{url.database}_restore")
     else:
         target = f"sqlite:///{tmp_path / 'restored.db'}"
 
