@@ -9,10 +9,10 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from tracker.access import policy
-from tracker.alerts.bulk import insert_rows
 from tracker.alerts.models import LEVEL_LABELS, SupervisionNotice
 from tracker.audit import services as audit
 from tracker.core import calendar, clock, sequences
+from tracker.core.bulk import insert_rows
 from tracker.core.errors import ValidationFailed
 from tracker.core.sanitize import plain_text
 from tracker.extensions import db

@@ -13,8 +13,7 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import and_, bindparam, select, update
 
-from tracker.alerts import bulk
-from tracker.core import calendar, clock
+from tracker.core import bulk, calendar, clock
 from tracker.extensions import db
 from tracker.ledger.models import UNACCEPTED_CLAUSE, WORKING_CLAUSE, Milestone, Problem, Status
 

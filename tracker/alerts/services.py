@@ -18,12 +18,12 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 
 from tracker.access.policy import Role
-from tracker.alerts.bulk import insert_rows
 from tracker.alerts.models import Delivery, DeliveryAttachment, DigestLog, Notification, Webhook
 from tracker.alerts.scan import alert_label
 from tracker.audit import services as audit
 from tracker.auth.models import User
 from tracker.core import calendar, clock, crypto
+from tracker.core.bulk import insert_rows
 from tracker.core.db import insert_ignoring_conflicts
 from tracker.core.errors import ValidationFailed
 from tracker.core.inputs import parse_id

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from tracker.audit.models import GENESIS_HASH, AuditEvent
 from tracker.core import clock
+from tracker.core.bulk import insert_rows
 from tracker.extensions import db
 
 # Any constant works; it only has to be the same for every writer of the chain.
@@ -103,9 +104,9 @@ def record(actor, action, object_type, object_id, *, before=None, after=None, no
 
 
 def record_many(actor, events) -> int:
-    """Append many events at once (bulk handling of thousands of records): one multi-row INSERT
-    (COPY on PostgreSQL) instead of one ORM object each, chained exactly as `record` chains them,
-    under the same lock. EVENTS is an iterable of dicts with action, object_type, object_id and
+    """Append many events at once (bulk handling of thousands of records): rows written by
+    tracker.core.bulk (COPY on PostgreSQL, executemany on SQLite) instead of one ORM object each,
+    chained exactly as `record` chains them, under the same lock. EVENTS is an iterable of dicts with action, object_type, object_id and
     optional before, after, note. Returns the count.
     """
     session = db.session
@@ -132,49 +133,15 @@ def record_many(actor, events) -> int:
             "prev_hash": head,
         }
         digest = hashlib.sha256(_CANONICAL_ENCODE(payload).encode("utf-8")).hexdigest()
-        mac = base.copy()
-        mac.update(digest.encode("ascii"))
-        rows.append((*_row_values(payload), digest, mac.hexdigest()))
+        rows.append((*_row_values(payload), digest, compute_mac(digest, base)))
         head = digest
     if not rows:
         return 0
-    constants = {"created_at": now, "actor_id": actor_id, "actor_name": actor_name}
-    if session.get_bind().dialect.name == "postgresql":
-        _copy(session, rows, constants)
-    else:
-        from tracker.alerts.bulk import insert_rows  # executemany of driver-ready tuples
-
-        insert_rows(AuditEvent.__table__, _BULK_COLUMNS, rows, constants)
+    insert_rows(
+        AuditEvent.__table__, _BULK_COLUMNS, rows, {"created_at": now, "actor_id": actor_id, "actor_name": actor_name}
+    )
     session.info[_HEAD] = head
     return len(rows)
-
-
-def _copy(session, rows, constants) -> None:
-    """COPY the rows in, in order (ids follow the chain): many times faster than INSERTs."""
-    from psycopg.types.json import Json
-
-    columns = [*_BULK_COLUMNS, *constants]
-    tail = tuple(constants.values())
-    cursor = session.connection().connection.driver_connection.cursor()
-    try:
-        with cursor.copy(f"COPY audit_events ({', '.join(columns)}) FROM STDIN") as copy:
-            for action, object_type, object_id, before, after, note, prev_hash, digest, mac in rows:
-                copy.write_row(
-                    (
-                        action,
-                        object_type,
-                        object_id,
-                        None if before is None else Json(before),
-                        None if after is None else Json(after),
-                        note,
-                        prev_hash,
-                        digest,
-                        mac,
-                        *tail,
-                    )
-                )
-    finally:
-        cursor.close()
 
 
 def _chain_head(session) -> str:

@@ -1,4 +1,4 @@
-"""Writing many rows at once. A first deadline scan over thousands of due problems records tens of
+"""Writing many rows at once (the deadline scan, the audit log's bulk path). A first deadline scan over thousands of due problems records tens of
 thousands of alerts and fans out into tens of thousands of inbox messages and queued e-mails and
 webhook posts; written one statement per row, or even through SQLAlchemy's per-row parameter
 handling, that alone takes many seconds.
