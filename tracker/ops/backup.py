@@ -26,12 +26,12 @@ import re
 import shutil
 import sqlite3
 import subprocess
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 
 from sqlalchemy import create_engine, func, inspect, select, text
 
-from tracker.core import storage
+from tracker.core import clock, storage
 from tracker.extensions import db
 
 FORMAT = 1
@@ -236,7 +236,7 @@ def _write(folder: Path, kind: str) -> dict:
         files[key] = {"size": size, "sha256": digest.hexdigest()}
     manifest = {
         "format": FORMAT,
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "created_at": clock.now().astimezone(UTC).isoformat(timespec="seconds"),
         "app": "tracker",
         "alembic_revision": revision,
         "database": kind,
