@@ -74,6 +74,10 @@ class Storage:
         name = secrets.token_hex(16) + suffix
         return self._save(stream, check_key(key(folder, name)), name, check)
 
+    def put(self, key: str, stream) -> Saved:
+        """Copy STREAM under KEY itself (a restore puts files back under the keys the rows name)."""
+        return self._save(stream, check_key(key), key.rsplit("/", 1)[-1], None)
+
     def _save(self, stream, key, name, check) -> Saved:
         raise NotImplementedError
 

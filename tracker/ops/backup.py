@@ -321,7 +321,7 @@ def restore(path, *, force=False) -> dict:
     store = storage.get()
     for key in manifest["files"]:
         with open(folder / FILES / key, "rb") as fh:
-            put(store, key, fh)
+            store.put(key, fh)
     with db.engine.connect() as conn:
         counts = row_counts(conn)
     chain = audit.verify()
@@ -338,22 +338,3 @@ def restore(path, *, force=False) -> dict:
         "missing_files": manifest.get("missing_files", []),
         "audit": chain.__dict__,
     }
-
-
-def put(store, key: str, stream) -> None:
-    """Write STREAM under KEY itself (Storage.save picks a new random name; a restore keeps the key)."""
-    if isinstance(store, storage.DirStorage):
-        target = store.path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f".{target.name}.part")
-        try:
-            with open(partial, "wb") as out:
-                shutil.copyfileobj(stream, out, CHUNK)
-            os.replace(partial, target)
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
-    elif isinstance(store, storage.S3Storage):
-        store.client.upload_fileobj(stream, store.bucket, store._object(key))
-    else:
-        raise BackupError(f"不支持的文件存储：{type(store).__name__}")
